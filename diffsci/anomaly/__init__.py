@@ -1,0 +1,1 @@
+"""diffsci.anomaly (being built; see the issue tracker)."""

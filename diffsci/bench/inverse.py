@@ -1,0 +1,9 @@
+"""Benchmark 'inverse': placeholder until its issue lands."""
+
+
+def add_args(parser) -> None:
+    pass
+
+
+def run(args) -> dict:
+    raise RuntimeError("diffsci bench inverse is not implemented yet")

@@ -1,0 +1,10 @@
+"""``diffsci score``: placeholder until its issue lands (see the issue tracker)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("score", help="(not yet available)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise RuntimeError("diffsci score is not implemented yet")

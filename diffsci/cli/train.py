@@ -1,0 +1,10 @@
+"""``diffsci train``: placeholder until its issue lands (see the issue tracker)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="(not yet available)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise RuntimeError("diffsci train is not implemented yet")

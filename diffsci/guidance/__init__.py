@@ -1,0 +1,5 @@
+"""Guidance: classifier-free guidance and posterior sampling for inverse problems."""
+
+from .cfg import ClassifierFreeGuidance
+
+__all__ = ["ClassifierFreeGuidance"]

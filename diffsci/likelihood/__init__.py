@@ -1,0 +1,1 @@
+"""diffsci.likelihood (being built; see the issue tracker)."""

@@ -1,0 +1,1 @@
+"""diffsci.metrics (being built; see the issue tracker)."""

@@ -1,0 +1,1 @@
+"""diffsci.nn (being built; see the issue tracker)."""

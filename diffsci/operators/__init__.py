@@ -1,0 +1,1 @@
+"""diffsci.operators (being built; see the issue tracker)."""

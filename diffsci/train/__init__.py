@@ -1,0 +1,1 @@
+"""diffsci.train (being built; see the issue tracker)."""
