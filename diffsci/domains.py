@@ -64,6 +64,8 @@ class Domain:
         demo: ``(out_dir, device, quick) -> dict`` runs the embedded default end to end.
         configs: name -> path of a ready YAML experiment.
         add_harness_args: optional ``(task, parser) -> None`` to add task-specific CLI options.
+        example: ``() -> dict[suffix, Loaded]``: a tiny in-memory sample per writable format (no download),
+            used by the contract test: what a writer writes, the reader for that suffix reads back equal.
         metadata: version, changelog, input/output formats (as a MONAI bundle's metadata.json).
     """
 
@@ -81,6 +83,7 @@ class Domain:
     demo: Callable[[Path, str, bool], dict] | None = None
     configs: dict[str, Path] = field(default_factory=dict)
     add_harness_args: Callable[[str, argparse.ArgumentParser], None] | None = None
+    example: Callable[[], dict[str, Loaded]] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def reader_for(self, path: str | Path) -> Callable[[Path], Loaded]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["append_dims", "batch_sigma", "randn_like", "resolve_device", "check_finite", "check_spatial"]
+__all__ = ["append_dims", "batch_sigma", "randn_like", "resolve_device", "check_finite", "check_spatial",
+           "data_root"]
 
 
 def append_dims(t: Tensor, ndim: int) -> Tensor:
@@ -74,3 +78,13 @@ def check_spatial(x: Tensor, spatial_dims: int, channels: int | None = None, wha
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{what} has {x.shape[1]} channels (shape {tuple(x.shape)}), "
                          f"but the model expects {channels}")
+
+
+def data_root(subdir: str | None = None) -> Path:
+    """Where the real data lives: $DIFFSCI_DATA, else ``../shared/data`` beside the repository.
+
+    The path may not exist (a fresh machine): callers check and skip or fail with a clear message.
+    """
+    env = os.environ.get("DIFFSCI_DATA")
+    root = Path(env) if env else (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
+    return root / subdir if subdir else root
