@@ -25,9 +25,9 @@ class Report:
     """Collects rows while a harness runs, then writes report.json and report.md.
 
     >>> r = Report("synthetic", "demo", data="(generated)", device="cpu", quick=True)
-    >>> r.add("ours", "1d", "mse", [1.0, 3.0])
+    >>> r.add("ours", "1d", "mse", [1.0, 3.0, 2.0])
     >>> r.rows[0]["mean"], r.rows[0]["std"], r.rows[0]["n"]
-    (2.0, 1.0, 2)
+    (2.0, 1.0, 3)
     """
 
     def __init__(self, domain: str, task: str, *, data: str, device: str, quick: bool,
