@@ -50,7 +50,7 @@ class ArrayDataset(Dataset):
         for name, t in (("label", self.label), ("scalars", self.scalars)):
             if t is not None and len(t) != n:
                 raise ValueError(f"{source}: {name} has {len(t)} entries for {n} samples")
-        self.sources = sources
+        self.source, self.sources = source, sources
 
     def __len__(self) -> int:
         return len(self.x)
