@@ -48,6 +48,8 @@ class UNetConfig(_Frozen):
     padding_mode: Literal["zeros", "circular"] = "zeros"
     gradient_checkpointing: bool = False
     norm_num_groups: int = Field(32, ge=1)
+    channels_last: bool | None = None
+    upsample: Literal["conv_first", "nearest_first"] = "conv_first"
 
     @model_validator(mode="after")
     def _levels(self) -> "UNetConfig":
