@@ -265,30 +265,8 @@ class ComposedOperator(Operator):
         return self.inner_op.input_shape(self.outer.input_shape(y_shape))
 
 
-class ComposedLinearOperator(LinearOperator):
+class ComposedLinearOperator(ComposedOperator, LinearOperator):
     """``A @ B`` of two linear operators: forward A B, adjoint B^H A^H; noise level of the outer one."""
-
-    def __init__(self, outer: LinearOperator, inner_op: LinearOperator):
-        super().__init__(outer.sigma_y)
-        self.outer, self.inner_op = outer, inner_op
-        self.input_kind = inner_op.input_kind
-        self.complex_output = outer.complex_output or (inner_op.complex_output and outer.input_kind == "any")
-
-    @property
-    def name(self) -> str:
-        return f"{self.outer.name} @ {self.inner_op.name}"
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.outer(self.inner_op(x))
-
-    def measured(self, y: Tensor) -> Tensor | None:
-        return self.outer.measured(y)
 
     def adjoint(self, y: Tensor) -> Tensor:
         return self.inner_op.adjoint(self.outer.adjoint(y))
-
-    def measurement_shape(self, x_shape):
-        return self.outer.measurement_shape(self.inner_op.measurement_shape(x_shape))
-
-    def input_shape(self, y_shape):
-        return self.inner_op.input_shape(self.outer.input_shape(y_shape))
