@@ -1,0 +1,141 @@
+"""MIT-BIH Arrhythmia Database beats for anomaly detection and augmentation (inter-patient protocol).
+
+de Chazal et al. (2004) split the 44 non-paced records into DS1 (training) and DS2 (test) by patient.
+The data folder holds DS1 without records 118 and 119; here DS1 is split again **by record** so that
+no patient contributes beats to both the model's training data and the test data:
+records sorted by number, alternately to train and test (:func:`record_split`).
+
+Each beat is a window centred on its annotated R peak, long enough (default +-1.6 s) to hold the
+neighbouring beats, so that the window also carries the rhythm (a premature S beat sits close to the
+previous R peak). The record (lead 0, MLII) is high-passed at 0.5 Hz (zero-phase Butterworth) against
+baseline wander, resampled to ``fs`` Hz, cut into windows, and each window has its median removed
+(amplitudes stay in mV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from .aami import AAMI_CLASSES, aami_labels
+from .io import read_wfdb
+from .resample import resample, resample_samples
+from .windows import beat_windows, normalise
+
+__all__ = ["DS1_RECORDS", "DS2_RECORDS", "mitdb_records", "record_split", "BeatSet", "load_record_beats",
+           "load_beats", "stratified_subset"]
+
+DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
+               "205", "207", "208", "209", "215", "220", "223", "230")
+DS2_RECORDS = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212", "213", "214",
+               "219", "221", "222", "228", "231", "232", "233", "234")
+
+
+def mitdb_records(root: str | Path) -> list[str]:
+    """The records present in a MIT-BIH folder (``*.hea`` with an ``.atr`` beside it), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: MIT-BIH folder not found")
+    names = sorted(p.stem for p in root.glob("*.hea") if p.with_suffix(".atr").exists())
+    if not names:
+        raise FileNotFoundError(f"{root}: no MIT-BIH records (.hea + .atr)")
+    return names
+
+
+def record_split(records: list[str]) -> tuple[list[str], list[str]]:
+    """Split records by patient: sorted, then alternately train / test.
+
+    >>> record_split(["101", "106", "108", "109", "112"])
+    (['101', '108', '112'], ['106', '109'])
+    """
+    r = sorted(records)
+    return r[0::2], r[1::2]
+
+
+@dataclass
+class BeatSet:
+    """Beat windows and their labels.
+
+    x: (N, 1, L) float32 windows (mV, median removed); label: (N,) AAMI index (N=0 S=1 V=2 F=3 Q=4);
+    record: (N,) record name; sample: (N,) R-peak sample at ``fs``; rr_prev, rr_next: (N,) RR intervals in s;
+    rr_local: (N,) median RR of the 21 beats around (the record's local rhythm; R positions only, no labels).
+    """
+
+    x: np.ndarray
+    label: np.ndarray
+    record: np.ndarray
+    sample: np.ndarray
+    rr_prev: np.ndarray
+    rr_next: np.ndarray
+    rr_local: np.ndarray
+    fs: float
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, idx) -> "BeatSet":
+        return BeatSet(self.x[idx], self.label[idx], self.record[idx], self.sample[idx], self.rr_prev[idx],
+                       self.rr_next[idx], self.rr_local[idx], self.fs)
+
+    @staticmethod
+    def cat(sets: list["BeatSet"]) -> "BeatSet":
+        if not sets:
+            raise ValueError("no beats to concatenate")
+        return BeatSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in
+                         ("x", "label", "record", "sample", "rr_prev", "rr_next", "rr_local")), sets[0].fs)
+
+    def counts(self) -> dict[str, int]:
+        return {c: int((self.label == i).sum()) for i, c in enumerate(AAMI_CLASSES)}
+
+
+def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s: float = 1.6,
+                      after_s: float = 1.6, lead: int = 0, highpass_hz: float | None = 0.5) -> BeatSet:
+    """Beat-centred windows of one record, at the annotated beats (AAMI classes; non-beats skipped)."""
+    rec = read_wfdb(Path(root) / f"{record}.hea", annotation="atr")
+    if "annotations" not in rec.meta:
+        raise FileNotFoundError(f"{Path(root) / record}.atr: beat annotations are needed")
+    if lead >= rec.array.shape[0]:
+        raise ValueError(f"{rec.meta['source']}: lead {lead} asked for, the record has {rec.array.shape[0]}")
+    fs_in = float(rec.meta["fs"])
+    sig = rec.array[lead].astype(np.float64)
+    if highpass_hz:
+        sig = sosfiltfilt(butter(2, highpass_hz / (fs_in / 2), "highpass", output="sos"), sig)
+    sig = resample(sig, fs_in, fs)
+    ann = rec.meta["annotations"]
+    labels = aami_labels(ann["symbol"])
+    beat = labels >= 0
+    r_in = ann["sample"][beat]
+    rr = np.diff(r_in) / fs_in
+    rr_prev = np.concatenate([[np.nan], rr])
+    rr_next = np.concatenate([rr, [np.nan]])
+    rr_local = np.array([np.nanmedian(rr_prev[max(0, i - 10):i + 11]) for i in range(len(rr_prev))])
+    centres = resample_samples(r_in, fs_in, fs)
+    before, after = int(round(before_s * fs)), int(round(after_s * fs))
+    w, kept = beat_windows(sig[None], centres, before, after)
+    w, _ = normalise(w, "median")
+    return BeatSet(w, labels[beat][kept], np.full(len(kept), record), centres[kept], rr_prev[kept],
+                   rr_next[kept], rr_local[kept], fs)
+
+
+def load_beats(root: str | Path, records: list[str], **kw) -> BeatSet:
+    """:func:`load_record_beats` for several records, concatenated."""
+    return BeatSet.cat([load_record_beats(root, r, **kw) for r in records])
+
+
+def stratified_subset(labels: np.ndarray, fraction: float, rng: np.random.Generator,
+                      min_per_class: int = 1) -> np.ndarray:
+    """Indices of a random ``fraction`` of each class (at least ``min_per_class`` where the class exists).
+
+    >>> idx = stratified_subset(np.array([0] * 100 + [1] * 10), 0.05, np.random.default_rng(0))
+    >>> np.bincount(np.array([0] * 100 + [1] * 10)[idx]).tolist()
+    [5, 1]
+    """
+    out = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = min(len(idx), max(min_per_class, int(round(fraction * len(idx)))))
+        out.append(rng.choice(idx, size=k, replace=False))
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)

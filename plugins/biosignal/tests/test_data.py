@@ -1,0 +1,63 @@
+"""data.params schema and datasets: validation errors, reproducible noisy pairs, the amplitude and SNR rules."""
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from diffsci_biosignal.data import BiosignalData, NoisyBeats, SyntheticNoisyBeats, make_dataset, noisy_condition
+from diffsci_biosignal.io import write_csv
+from diffsci_biosignal.noise import snr_db
+from diffsci_biosignal.windows import unfold
+
+
+def test_schema_rejects_typos_and_bad_values():
+    with pytest.raises(ValidationError, match="extra"):
+        BiosignalData(kind="mitdb", lenght=10)
+    with pytest.raises(ValidationError):
+        BiosignalData(kind="mitdb", classes=["X"])
+    with pytest.raises(ValidationError):
+        BiosignalData(fs=-1)
+
+
+def test_noisy_beats_follow_the_amplitude_rule_and_are_reproducible():
+    rng = np.random.default_rng(0)
+    clean = rng.standard_normal((5, 64))
+    noise = np.cumsum(rng.standard_normal(5000)) * 0.1 + 3.0           # a drifting record with an offset
+    ds = NoisyBeats(clean, [noise], draws=2, seed=7, fold=8)
+    assert len(ds) == 10
+    for i in range(len(ds)):
+        x, y = ds.pair(i)
+        np.testing.assert_array_equal(x, clean[i % 5])
+        r = np.ptp(y - x) / np.ptp(x)
+        assert 0.2 <= r <= 1.99 and abs(r * 100 - round(r * 100)) < 1e-9     # ratio on the 0.01 grid
+        item = ds[i]
+        assert item["x"].shape == (8, 8) and item["channels"].shape == (8, 8)
+        np.testing.assert_allclose(unfold(item["x"].numpy(), 8)[0], x, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(unfold(item["channels"].numpy(), 8)[0], noisy_condition(y[None])[0], atol=1e-5)
+    np.testing.assert_array_equal(ds.pair(3)[1], NoisyBeats(clean, [noise], draws=2, seed=7).pair(3)[1])
+    assert abs(float(ds[0]["channels"].mean())) < 1e-5                       # the offset is removed
+
+
+def test_synthetic_noisy_beats_hit_the_snr_range():
+    clean = np.sin(np.linspace(0, 20, 256))[None].repeat(3, 0)
+    ds = SyntheticNoisyBeats(clean, 180.0, snr_db=(0.0, 6.0), draws=4, seed=1)
+    snrs = [float(snr_db(x, y - x)) for x, y in (ds.pair(i) for i in range(len(ds)))]
+    assert min(snrs) >= 0.0 - 1e-9 and max(snrs) <= 6.0 + 1e-9
+
+
+def test_files_dataset_windows(tmp_path):
+    t = np.arange(2000) / 200.0
+    write_csv(tmp_path / "a.csv", np.sin(2 * np.pi * t)[None].astype(np.float32), {"fs": 200.0, "sig_name": ["II"]})
+    ds = make_dataset(BiosignalData(kind="files", files=[str(tmp_path / "a.csv")], fs=100.0, length=50), "train")
+    assert len(ds) == 20 and tuple(ds[0]["x"].shape) == (1, 50)               # 10 s at 100 Hz in 50-sample windows
+    with pytest.raises(ValueError, match="give the signal files"):
+        make_dataset(BiosignalData(kind="files"), "train")
+    with pytest.raises(ValueError, match="unknown split"):
+        make_dataset(BiosignalData(kind="files", files=["x"]), "dev")
+
+
+@pytest.mark.data
+def test_mitdb_dataset_of_normal_beats(mitdb_root):
+    ds = make_dataset(BiosignalData(kind="mitdb", root=str(mitdb_root), records=["101"], classes=["N"], labels=True),
+                      "train")
+    assert len(ds) > 1800 and tuple(ds[0]["x"].shape) == (1, 384) and int(ds[0]["label"]) == 0

@@ -1,0 +1,99 @@
+"""Harness helpers (exact values) and smoke tests of the three harnesses and the demo on tiny runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from diffsci.report import Report
+from diffsci_biosignal import domain
+from diffsci_biosignal.harness.anomaly import detection_rows, record_normalise, subsample_beats
+
+
+def test_detection_rows_match_hand_computed_auroc():
+    # N scores 0, 1, 2, 3; V scores 2.5, 4 -> pairs (V > N): 2.5 beats 0, 1, 2 (3 of 4), 4 beats all 4 -> 7/8
+    labels = np.array([0, 0, 0, 0, 2, 2])
+    scores = np.array([0.0, 1.0, 2.0, 3.0, 2.5, 4.0])
+    r = Report("biosignal", "anomaly", data="-", device="cpu", quick=True)
+    out = detection_rows(r, "m", scores, labels, np.random.default_rng(0), n_boot=20)
+    assert out["N_vs_V"]["auroc"] == pytest.approx(7 / 8)
+    assert out["N_vs_all"]["auroc"] == pytest.approx(7 / 8)
+    assert "N_vs_S" not in out                                   # no S beats: no row
+    # AP: ranked 4 (V), 3 (N), 2.5 (V) -> precision at the V hits: 1/1, 2/3 -> AP = (1 + 2/3) / 2
+    assert r.get("m", "N_vs_V", "ap")["mean"] == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_record_normalisation_removes_per_record_offsets():
+    rng = np.random.default_rng(0)
+    s = np.concatenate([rng.standard_normal(200), 100 + 5 * rng.standard_normal(200)])
+    rec = np.array(["a"] * 200 + ["b"] * 200)
+    z = record_normalise(s, rec)
+    for r in "ab":
+        assert abs(np.median(z[rec == r])) < 1e-12
+        assert np.median(np.abs(z[rec == r])) == pytest.approx(1 / 1.4826)
+
+
+def test_subsample_keeps_small_classes():
+    labels = np.array([0] * 1000 + [1] * 50 + [2] * 500 + [3] * 5)
+    idx = subsample_beats(labels, 100, 60)
+    c = np.bincount(labels[idx])
+    assert c[0] == 100 and c[3] == 5 and c[1] >= 10 and c[2] > c[1]
+
+
+def _args(tmp_path, task, extra=()):
+    from diffsci.cli.evaluate import harness_parser
+    return harness_parser(domain, task).parse_args(["--out", str(tmp_path / task), "--quick", "--device", "cpu",
+                                                    "--no-progress", *extra])
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_denoising_harness_smoke(tmp_path, qtdb_root, nstdb_root):
+    args = _args(tmp_path, "denoising", ["--data", str(qtdb_root.parent), "--noise", "bw", "--max-test-beats", "4",
+                                         "--train-steps", "2", "--shots", "2", "--steps", "2"])
+    rep = domain.harnesses["denoising"](args)
+    methods = {r["method"] for r in rep["rows"]}
+    assert {"fir", "iir", "wavelet", "diffusion", "diffusion_onestep", "published_deepfilter",
+            "published_descod"} <= methods
+    assert {r["metric"] for r in rep["rows"]} >= {"ssd", "mad", "prd", "cos", "snr_improvement"}
+    ssd_fir = next(r for r in rep["rows"] if (r["method"], r["setting"], r["metric"]) == ("fir", "bw", "ssd"))
+    assert ssd_fir["n"] == 8 and np.isfinite(ssd_fir["mean"])
+    assert (tmp_path / "denoising" / "denoising_examples.png").exists()
+    assert json.loads((tmp_path / "denoising" / "report.json").read_text())["task"] == "denoising"
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_anomaly_harness_smoke(tmp_path, mitdb_root):
+    args = _args(tmp_path, "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "20", "--max-abnormal",
+                                       "20", "--nll-max", "6", "--train-steps", "2", "--elbo-steps", "2"])
+    rep = domain.harnesses["anomaly"](args)
+    rows = {(r["method"], r["setting"], r["metric"]) for r in rep["rows"]}
+    assert ("diffusion_recon", "N_vs_V", "auroc") in rows and ("pca", "N_vs_all", "ap") in rows
+    assert ("diffusion_nll_rn", "N_vs_all", "auroc") in rows
+    assert (tmp_path / "anomaly" / "scores.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_augmentation_harness_smoke(tmp_path, mitdb_root):
+    args = _args(tmp_path, "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "200", "--train-steps",
+                                            "2", "--synthetic-per-class", "4", "--steps", "2", "--epochs", "1",
+                                            "--no-reference"])
+    rep = domain.harnesses["augmentation"](args)
+    got = {(r["method"], r["metric"]) for r in rep["rows"]}
+    for m in ("real_5pct", "real_5pct_plus_diffusion", "diffusion_only"):
+        assert (m, "macro_f1") in got and (m, "recall_S") in got
+
+
+@pytest.mark.slow
+def test_demo_quick_runs_end_to_end_without_data(tmp_path):
+    summary = domain.demo(tmp_path / "demo", "cpu", True)
+    rep = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert {r["method"] for r in rep["rows"]} == {"fir", "iir", "wavelet", "diffusion"}
+    for f in ("denoised.hea", "denoised.csv", "denoised.h5", "demo_examples.png"):
+        assert (tmp_path / "demo" / f).exists()
+    back = domain.read(tmp_path / "demo" / "denoised.csv")
+    assert back.meta["fs"] == 180.0 and summary["metrics"]["iir"]["ssd"] > 0
+    # the filters must beat doing nothing on this noise: snr improvement > 0
+    assert summary["metrics"]["iir"]["snr_improvement"] > 0

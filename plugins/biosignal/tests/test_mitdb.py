@@ -1,0 +1,33 @@
+"""MIT-BIH beats: windows at the annotated R peaks, AAMI labels, record split (skipped without the data)."""
+
+import numpy as np
+import pytest
+
+from diffsci_biosignal.mitdb import BeatSet, load_record_beats, mitdb_records, record_split, stratified_subset
+
+
+def test_split_is_by_record_and_alternating():
+    train, test = record_split(["209", "101", "106", "108"])
+    assert train == ["101", "108"] and test == ["106", "209"]
+    assert not set(train) & set(test)
+
+
+def test_stratified_subset_keeps_every_class():
+    labels = np.array([0] * 1000 + [1] * 30 + [2] * 3)
+    idx = stratified_subset(labels, 0.05, np.random.default_rng(0))
+    assert np.bincount(labels[idx]).tolist() == [50, 2, 1]
+
+
+@pytest.mark.data
+def test_record_106_beats(mitdb_root):
+    assert "106" in mitdb_records(mitdb_root)
+    b = load_record_beats(mitdb_root, "106", fs=120.0)
+    assert isinstance(b, BeatSet) and b.x.shape[1:] == (1, 384)
+    counts = b.counts()
+    assert counts["V"] > 500 and counts["N"] > 1400                       # 106: 1507 N, 520 V
+    np.testing.assert_allclose(np.median(b.x, -1), 0, atol=1e-6)
+    # the R peak sits at the window centre: the centre sample is near the window's extreme
+    centre = b.x[b.label == 0, 0, 192]
+    peak = np.abs(b.x[b.label == 0, 0, 180:205]).max(-1)
+    assert np.median(np.abs(centre) / peak) > 0.9
+    assert np.nanmedian(b.rr_prev) == pytest.approx(0.8, abs=0.25)

@@ -1,0 +1,254 @@
+"""Training data: random sub-volumes of one large segmented volume, cube symmetries, porosity as a condition.
+
+Normalisation (model units): x = +1 in the pore, -1 in the grain, one channel. A generated volume is
+decoded by x > 0 -> pore. The condition is the vector of scalar descriptors of each sub-volume, by
+default only its porosity phi, entered as logit(phi) = ln(phi / (1 - phi)) (an unbounded scale on which
+0.12-0.28 spans about one unit).
+
+Splits are disjoint slabs of the volume along ``split_axis`` (train | val | test, in that order), so that
+held-out sub-volumes never overlap training ones. The Berea defaults keep a 136-voxel test slab, room for
+128^3 sub-volumes (the size on which Mosser et al. 2017 report permeability).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch.utils.data import Dataset
+
+from diffsci.utils import data_root
+
+from .io import read_volume
+from .metrics import porosity as _porosity
+from .metrics import specific_surface
+from .segmentation import binarize
+from .symmetry import apply_symmetry, symmetries
+
+__all__ = ["MicrostructureData", "SubvolumeDataset", "make_dataset", "load_pore_volume", "split_region",
+           "random_subvolumes", "porosity_to_scalar", "scalar_to_porosity", "condition_vector",
+           "to_model", "from_model", "BEREA_VOXEL_SIZE", "default_data_path"]
+
+#: Voxel edge of the Imperial College Berea sandstone image, metres (as listed with the image).
+BEREA_VOXEL_SIZE = 5.345e-6
+CONDITIONS = ("porosity", "specific_surface")
+
+
+def default_data_path() -> Path:
+    """``$DIFFSCI_DATA/microstructure/berea.zip`` (default ../shared/data beside the repository)."""
+    return data_root("microstructure") / "berea.zip"
+
+
+class MicrostructureData(BaseModel):
+    """``data.params`` of a microstructure experiment.
+
+    Either a volume file (``path``; default the Berea image under the data root) or porespy's
+    ``blobs`` generator (``source: blobs``, no download) for demos and tests.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["file", "blobs"] = "file"
+    path: str | None = None
+    raw_shape: tuple[int, ...] | None = None
+    raw_dtype: str | None = None
+    pore_value: float | None = None
+    threshold: float | None = None
+    voxel_size: float | None = Field(None, gt=0, description="metres; default: from the file, else Berea's")
+    blobs_size: int = Field(96, ge=16)
+    blobs_porosity: float = Field(0.3, gt=0, lt=1)
+    blobs_blobiness: float = Field(1.0, gt=0)
+    spatial_dims: Literal[2, 3] = 3
+    patch_size: int = Field(32, ge=4)
+    samples_per_epoch: int = Field(4096, ge=1)
+    val_samples: int = Field(64, ge=1)
+    augment: bool = True
+    conditions: tuple[Literal["porosity", "specific_surface"], ...] = ("porosity",)
+    split_axis: int = Field(0, ge=0, le=2)
+    val_fraction: float = Field(0.08, ge=0, lt=1)
+    test_fraction: float = Field(0.34, ge=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "MicrostructureData":
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction} leaves "
+                             "nothing to train on")
+        return self
+
+
+def porosity_to_scalar(phi) -> np.ndarray:
+    """logit(phi), the porosity condition in model units (phi clipped to [1e-3, 1 - 1e-3]).
+
+    >>> float(porosity_to_scalar(0.5))
+    0.0
+    """
+    p = np.clip(np.asarray(phi, dtype=np.float64), 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
+
+
+def scalar_to_porosity(s) -> np.ndarray:
+    """Inverse of :func:`porosity_to_scalar`."""
+    return 1 / (1 + np.exp(-np.asarray(s, dtype=np.float64)))
+
+
+def condition_vector(pore: np.ndarray, names=("porosity",)) -> np.ndarray:
+    """The scalar descriptors of a pore mask in model units (porosity: logit; specific surface: 10 S_V)."""
+    out = []
+    for n in names:
+        if n == "porosity":
+            out.append(porosity_to_scalar(_porosity(pore)))
+        elif n == "specific_surface":
+            out.append(10 * specific_surface(pore))
+        else:
+            raise ValueError(f"unknown condition '{n}'; valid: {', '.join(CONDITIONS)}")
+    return np.asarray(out, dtype=np.float32)
+
+
+def to_model(pore: np.ndarray) -> np.ndarray:
+    """Pore mask -> model units (+1 pore, -1 grain), float32."""
+    return np.where(np.asarray(pore, bool), 1.0, -1.0).astype(np.float32)
+
+
+def from_model(x) -> np.ndarray:
+    """Model units -> pore mask (x > 0)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x) > 0
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, raw_shape, raw_dtype, pore_value, threshold) -> tuple[np.ndarray, dict]:
+    kw = {}
+    if path.lower().endswith(".raw") and raw_shape is not None:
+        kw = {"shape": raw_shape, "dtype": raw_dtype}
+    loaded = read_volume(path, **kw)
+    pore, coding = binarize(loaded.array[0], pore_value=pore_value, threshold=threshold, source=path)
+    pore.setflags(write=False)
+    return pore, {**loaded.meta, **coding}
+
+
+def _blobs(size: int, phi: float, blobiness: float, seed: int, ndim: int = 3) -> np.ndarray:
+    import porespy as ps
+    ps.settings.tqdm["disable"] = True
+    np.random.seed(seed)        # porespy's generators draw from NumPy's global RNG; seed it for reproducibility
+    return np.asarray(ps.generators.blobs(shape=[size] * ndim, porosity=phi, blobiness=blobiness), dtype=bool)
+
+
+def load_pore_volume(params: MicrostructureData) -> tuple[np.ndarray, dict]:
+    """The whole pore mask (True = pore) named by ``params`` and its meta (coding, voxel_size, source)."""
+    if params.source == "blobs":
+        pore = _blobs(params.blobs_size, params.blobs_porosity, params.blobs_blobiness, params.seed)
+        meta = {"source": f"porespy.generators.blobs(shape={params.blobs_size}^3, porosity={params.blobs_porosity}, "
+                          f"blobiness={params.blobs_blobiness}, seed={params.seed})",
+                "dtype": "uint8", "pore_value": 0, "solid_value": 255, "voxel_size": params.voxel_size or 1e-6}
+        return pore, meta
+    path = Path(params.path) if params.path else default_data_path()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such volume; pass data.params.path (or --data), or set DIFFSCI_DATA "
+                                "(see datasets/microstructure.md)")
+    pore, meta = _load_cached(str(path), params.raw_shape, params.raw_dtype, params.pore_value, params.threshold)
+    meta = dict(meta)
+    meta["voxel_size"] = params.voxel_size or meta.get("voxel_size") or (
+        BEREA_VOXEL_SIZE if "berea" in path.name.lower() else None)
+    return pore, meta
+
+
+def split_region(shape, split: str, *, axis: int = 0, val_fraction: float = 0.08,
+                 test_fraction: float = 0.34) -> tuple[slice, ...]:
+    """The slab of a volume of ``shape`` that belongs to ``split`` ("train", "val", "test", or "all").
+
+    >>> split_region((400, 400, 400), "test")[0]
+    slice(264, 400, None)
+    """
+    n = shape[axis]
+    n_test, n_val = int(round(n * test_fraction)), int(round(n * val_fraction))
+    bounds = {"train": (0, n - n_test - n_val), "val": (n - n_test - n_val, n - n_test), "test": (n - n_test, n),
+              "all": (0, n)}
+    if split not in bounds:
+        raise ValueError(f"unknown split '{split}'; valid: train, val, test, all")
+    lo, hi = bounds[split]
+    return tuple(slice(lo, hi) if d == axis else slice(None) for d in range(len(shape)))
+
+
+def random_subvolumes(pore: np.ndarray, size: int, n: int, *, seed: int = 0, spatial_dims: int = 3) -> np.ndarray:
+    """``n`` random cubes (squares when spatial_dims=2: a random slice along a random axis) of side ``size``.
+
+    Returns (n, *[size] * spatial_dims) bool.
+    """
+    if any(s < size for s in pore.shape):
+        raise ValueError(f"sub-volumes of side {size} do not fit in a region of shape {pore.shape}")
+    rng = np.random.default_rng(seed)
+    return np.stack([_crop(pore, size, rng, spatial_dims) for _ in range(n)])
+
+
+def _crop(pore: np.ndarray, size: int, rng: np.random.Generator, spatial_dims: int) -> np.ndarray:
+    if spatial_dims == 3 or pore.ndim == 2:
+        start = [int(rng.integers(0, s - size + 1)) for s in pore.shape]
+        return pore[tuple(slice(a, a + size) for a in start)]
+    axis = int(rng.integers(0, 3))
+    idx = int(rng.integers(0, pore.shape[axis]))
+    plane = np.take(pore, idx, axis=axis)
+    start = [int(rng.integers(0, s - size + 1)) for s in plane.shape]
+    return plane[tuple(slice(a, a + size) for a in start)]
+
+
+class SubvolumeDataset(Dataset):
+    """Random patches of a pore mask with random cube symmetries and their scalar descriptors.
+
+    Item i is a deterministic function of (seed, i): its position and its symmetry (one of the 48, or 8 in
+    2D) come from ``numpy.random.default_rng([seed, i])``, so training resumes exactly and draws nothing
+    from the global RNGs.
+
+    Items: {"x": (1, *[patch] * spatial_dims) float32 in {-1, +1}, "scalars": (S,) float32} (no scalars
+    when ``conditions`` is empty).
+    """
+
+    def __init__(self, pore: np.ndarray, patch_size: int, length: int, *, spatial_dims: int = 3,
+                 augment: bool = True, conditions=("porosity",), seed: int = 0):
+        if pore.ndim not in (2, 3) or spatial_dims > pore.ndim:
+            raise ValueError(f"cannot take {spatial_dims}D patches from a volume of shape {pore.shape}")
+        if any(s < patch_size for s in pore.shape):
+            raise ValueError(f"patches of side {patch_size} do not fit in a region of shape {pore.shape}")
+        self.pore, self.patch_size, self.length = pore, int(patch_size), int(length)
+        self.spatial_dims, self.augment, self.seed = spatial_dims, augment, seed
+        self.conditions = tuple(conditions)
+        self.sample_shape = (1,) + (self.patch_size,) * spatial_dims
+
+    def __len__(self) -> int:
+        return self.length
+
+    def patch(self, i: int) -> np.ndarray:
+        """The i-th pore patch (bool), after its symmetry."""
+        if not 0 <= i < self.length:
+            raise IndexError(f"index {i} out of range for a dataset of {self.length}")
+        rng = np.random.default_rng([self.seed, i])
+        p = _crop(self.pore, self.patch_size, rng, self.spatial_dims)
+        if self.augment:
+            group = symmetries(self.spatial_dims)
+            p = apply_symmetry(p, group[int(rng.integers(0, len(group)))])
+        return np.ascontiguousarray(p)
+
+    def __getitem__(self, i: int) -> dict:
+        p = self.patch(int(i))
+        item = {"x": torch.from_numpy(to_model(p)[None])}
+        if self.conditions:
+            item["scalars"] = torch.from_numpy(condition_vector(p, self.conditions))
+        return item
+
+
+def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
+    """The ``split`` ("train", "val", "test") of the experiment's volume as a :class:`SubvolumeDataset`."""
+    if isinstance(params, dict):
+        params = MicrostructureData.model_validate(params)
+    pore, _ = load_pore_volume(params)
+    region = pore[split_region(pore.shape, split, axis=params.split_axis, val_fraction=params.val_fraction,
+                               test_fraction=params.test_fraction)]
+    length = params.samples_per_epoch if split == "train" else params.val_samples
+    seed = params.seed + {"train": 0, "val": 1_000_003, "test": 2_000_003}.get(split, 0)
+    return SubvolumeDataset(region, params.patch_size, length, spatial_dims=params.spatial_dims,
+                            augment=params.augment and split == "train", conditions=params.conditions, seed=seed)

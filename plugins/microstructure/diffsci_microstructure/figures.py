@@ -1,0 +1,129 @@
+"""Figures of the harness: orthogonal slices of real and generated volumes, S2 curves, permeability and
+porosity control, in one PNG (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["generation_figure", "slices_figure"]
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _mid_slices(v: np.ndarray) -> list[np.ndarray]:
+    if v.ndim == 2:
+        return [v]
+    return [v[v.shape[0] // 2], v[:, v.shape[1] // 2], v[:, :, v.shape[2] // 2]]
+
+
+def slices_figure(path: str | Path, rows: dict[str, np.ndarray], *, title: str | None = None) -> Path:
+    """One row per named set of volumes: the three orthogonal mid-slices of its first two volumes
+    (pore black, grain white, as micro-CT)."""
+    plt = _plt()
+    n_cols = max(len(_mid_slices(v[0])) * min(2, len(v)) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.8 * n_cols, 1.9 * len(rows)), squeeze=False)
+    for r, (name, vols) in enumerate(rows.items()):
+        panels = [s for v in vols[:2] for s in _mid_slices(v)]
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(panels):
+                ax.imshow(~panels[c], cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+        axes[r, 0].set_title(name, fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[str, np.ndarray],
+                      control: dict | None = None, published: dict | None = None,
+                      title: str | None = None) -> Path:
+    """Slices (real and each generated set), radial and per-axis S2, permeability, porosity control.
+
+    Args:
+        real, generated: VolumeStats of the real sub-volumes and of each generated set (by method name).
+        volumes: method name -> (N, *spatial) bool, for the slice panels.
+        control: {"targets": [...], "achieved": [[...] per target]} or None.
+        published: method -> {"permeability_md": (mean, std, setting)} drawn as reference bars.
+    """
+    plt = _plt()
+    sets = list(volumes)
+    fig = plt.figure(figsize=(13, 3.0 + 1.9 * len(sets)))
+    gs = fig.add_gridspec(len(sets) + 2, 6, height_ratios=[1.0] * len(sets) + [0.15, 1.6])
+    for r, name in enumerate(sets):
+        vols = volumes[name]
+        panels = [s for v in vols[:2] for s in _mid_slices(v)]
+        for c in range(min(6, len(panels))):
+            ax = fig.add_subplot(gs[r, c])
+            ax.imshow(~panels[c], cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, fontsize=8)
+    colors = {"real": "k"}
+    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
+    # S2 radial (mean +- std over volumes) and per axis
+    ax = fig.add_subplot(gs[-1, 0:2])
+    allstats = {"real": real, **generated}
+    for i, (name, st) in enumerate(allstats.items()):
+        col = colors.get(name, palette[i % len(palette)])
+        m, s = st.s2_radial.mean(0), st.s2_radial.std(0)
+        r = np.arange(len(m))
+        ax.plot(r, m, color=col, lw=1.6, label=name)
+        ax.fill_between(r, m - s, m + s, color=col, alpha=0.15)
+        for a in range(st.s2_axes.shape[1]):
+            ax.plot(r, st.s2_axes[:, a].mean(0), color=col, lw=0.6, ls=":")
+    phi = real.values["porosity"].mean()
+    ax.axhline(phi ** 2, color="gray", lw=0.6, ls="--")
+    ax.set_xlabel("lag r (voxels)")
+    ax.set_ylabel("S2(r)  (dotted: per axis)")
+    ax.legend(fontsize=7)
+    # permeability distributions
+    ax = fig.add_subplot(gs[-1, 2:4])
+    if "permeability_md" in real.values:
+        data, labels = [], []
+        for name, st in allstats.items():
+            if "permeability_md" in st.values:
+                data.append(st.values["permeability_md"])
+                labels.append(name)
+        ax.boxplot(data, showmeans=True)
+        for name, ref in (published or {}).items():
+            if "permeability_md" in ref:
+                m, s, setting = ref["permeability_md"]
+                labels.append(f"{name}\n({setting})")
+                ax.errorbar([len(labels)], [m], yerr=[s], fmt="s", color="gray", capsize=3)
+        ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=6)
+        ax.set_ylabel("permeability (mD)")
+    else:
+        ax.text(0.5, 0.5, "permeability not computed", ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+    # porosity control
+    ax = fig.add_subplot(gs[-1, 4:6])
+    if control:
+        t = np.asarray(control["targets"])
+        for ti, ach in zip(t, control["achieved"]):
+            ax.plot([ti] * len(ach), ach, "o", color="tab:red", ms=3, alpha=0.6)
+        ax.plot(t, [np.mean(a) for a in control["achieved"]], "s-", color="tab:red", label="achieved (mean)")
+        lo, hi = t.min() - 0.03, t.max() + 0.03
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="target")
+        ax.set_xlabel("target porosity")
+        ax.set_ylabel("porosity of the generated volume")
+        ax.legend(fontsize=7)
+    else:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,149 @@
+"""Porosity-conditioned generation of volumes of any size, and reconstruction of a volume from 2D slices.
+
+Both are thin compositions of engine pieces:
+
+    denoiser (EDM, trained on patches)
+      -> ClassifierFreeGuidance(scale)        porosity condition (Ho & Salimans 2022)
+      -> TiledDenoiser(tile, periodic)        volumes larger than the patches (this plugin)
+      -> diffsci.samplers / diffsci.guidance.data_consistency (slices as a Mask measurement)
+
+Volumes come back as boolean pore masks (model output > 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from diffsci import Cond
+from diffsci.diffusion.schedules import get_schedule
+from diffsci.guidance import ClassifierFreeGuidance
+
+from .data import from_model, porosity_to_scalar, to_model
+from .tiling import TiledDenoiser
+
+__all__ = ["porosity_cond", "wrap_denoiser", "generate_volumes", "slice_operator", "reconstruct_from_slices"]
+
+
+def porosity_cond(porosity, n: int, device="cpu") -> Cond | None:
+    """Cond with scalars = logit(porosity) for n samples (one value or n values); None -> unconditional."""
+    if porosity is None:
+        return None
+    phi = np.broadcast_to(np.asarray(porosity, dtype=np.float64), (n,))
+    if np.any((phi <= 0) | (phi >= 1)):
+        raise ValueError(f"target porosities must lie in (0, 1), got {phi.min()}..{phi.max()}")
+    return Cond(scalars=torch.as_tensor(porosity_to_scalar(phi), dtype=torch.float32, device=device)[:, None])
+
+
+def wrap_denoiser(denoiser, *, tile: int | None = None, guidance: float = 1.0, overlap: float = 0.5,
+                  periodic: bool = True, window: str = "hann", shift: str = "none", max_batch: int = 16,
+                  generator: torch.Generator | None = None):
+    """CFG (when guidance != 1) inside tiled denoising (when a tile size is given)."""
+    d = ClassifierFreeGuidance(denoiser, guidance) if guidance != 1.0 else denoiser
+    if tile is not None:
+        d = TiledDenoiser(d, tile, overlap=overlap, periodic=periodic, window=window, shift=shift,
+                          max_batch=max_batch, generator=generator)
+    return d
+
+
+def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=None, guidance: float = 1.0,
+                     tile: int | None = None, overlap: float = 0.5, periodic: bool = True, shift: str = "none",
+                     sampler: str = "dpmpp_2m", steps: int = 20, sigma_min: float = 0.002,
+                     sigma_max: float = 80.0, seed: int = 0, device="cpu", batch: int = 1,
+                     max_batch: int = 16, return_model_units: bool = False, callback=None) -> np.ndarray:
+    """Draw ``n`` volumes of side ``size`` (int: a cube of the model's spatial rank) as pore masks.
+
+    Args:
+        denoiser: trained EDM denoiser (with a ``net.spatial_dims``), e.g. from ``diffsci.train.load_denoiser``.
+        porosity: target porosity (one value or n values) for a porosity-conditioned model; None draws
+            from the unconditional model (the NULL condition).
+        guidance: classifier-free guidance scale (1 = the conditional model).
+        tile: patch size for tiled denoising (None: the whole volume in one network call).
+        batch: volumes per sampler call.
+    Returns:
+        (n, *size) bool (or float model units with ``return_model_units``).
+    """
+    from diffsci.samplers import get_sampler
+    ndim = getattr(getattr(denoiser, "net", None), "spatial_dims", 3)
+    shape = (size,) * ndim if isinstance(size, int) else tuple(size)
+    gen = torch.Generator().manual_seed(seed)
+    d = wrap_denoiser(denoiser, tile=tile, guidance=guidance, overlap=overlap, periodic=periodic, shift=shift,
+                      max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
+    sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
+    targets = None if porosity is None else np.broadcast_to(np.asarray(porosity, dtype=np.float64), (n,))
+    out = []
+    for i in range(0, n, batch):
+        b = min(batch, n - i)
+        x = torch.randn((b, 1, *shape), generator=gen).to(device) * sigmas[0]
+        cond = porosity_cond(None if targets is None else targets[i:i + b], b, device)
+        with torch.no_grad():
+            x0 = get_sampler(sampler)(d, x, sigmas, cond=cond, callback=callback,
+                                      generator=gen if sampler in ("stochastic", "euler_maruyama") else None)
+        out.append(x0[:, 0].cpu().numpy() if return_model_units else from_model(x0[:, 0]))
+    return np.concatenate(out)
+
+
+def slice_operator(shape: Sequence[int], slices: Sequence[tuple[int, int]], sigma_y: float = 0.0):
+    """A :class:`diffsci.operators.Mask` that measures whole planes: ``slices`` = [(axis, index), ...]
+    of a (1, *shape) volume (axis 0..ndim-1 over the spatial axes)."""
+    from diffsci.operators import Mask
+    mask = torch.zeros((1, *shape))
+    for axis, index in slices:
+        if not 0 <= axis < len(shape) or not -shape[axis] <= index < shape[axis]:
+            raise ValueError(f"slice (axis={axis}, index={index}) is outside a volume of shape {tuple(shape)}")
+        sl = [slice(None)] * (len(shape) + 1)
+        sl[axis + 1] = index
+        mask[tuple(sl)] = 1
+    return Mask(mask, sigma_y=sigma_y)
+
+
+def reconstruct_from_slices(denoiser, slices: Mapping[tuple[int, int], np.ndarray], shape: Sequence[int], *,
+                            n: int = 1, porosity=None, guidance: float = 1.0, tile: int | None = None,
+                            overlap: float = 0.5, periodic: bool = True, sampler: str = "stochastic",
+                            steps: int = 20, sigma_min: float = 0.002, sigma_max: float = 80.0, seed: int = 0,
+                            device="cpu", max_batch: int = 16) -> np.ndarray:
+    """Posterior samples of a volume consistent with given 2D slices (hard data consistency).
+
+    Args:
+        slices: {(axis, index): 2D pore mask of the plane}, e.g. {(0, 16): image} for the plane x[16, :, :].
+        shape: spatial shape of the volume to reconstruct.
+        n: number of posterior samples (each an independent draw consistent with the slices).
+        porosity: optional porosity condition (e.g. the porosity of the slice).
+    Returns:
+        (n, *shape) bool; the given planes are reproduced exactly (data consistency on the denoised
+        estimate at every step, then the final state's sign).
+    """
+    from diffsci.guidance import data_consistency
+    shape = tuple(shape)
+    op = slice_operator(shape, list(slices)).to(device)
+    y = torch.zeros((1, 1, *shape))
+    seen = torch.zeros(shape, dtype=torch.bool)
+    for (axis, index), plane in slices.items():
+        plane = np.asarray(plane, bool)
+        want = shape[:axis] + shape[axis + 1:]
+        if plane.shape != want:
+            raise ValueError(f"slice (axis={axis}, index={index}) has shape {plane.shape}, expected {want}")
+        sl = [slice(None)] * len(shape)
+        sl[axis] = index
+        values = torch.from_numpy(to_model(plane))
+        old = y[0, 0][tuple(sl)]
+        if bool((seen[tuple(sl)] & (old != values)).any()):
+            raise ValueError(f"slice (axis={axis}, index={index}) disagrees with another given slice where they cross")
+        y[0, 0][tuple(sl)] = values
+        seen[tuple(sl)] = True
+    y = y.to(device)
+    d = wrap_denoiser(denoiser, tile=tile, guidance=guidance, overlap=overlap, periodic=periodic,
+                      max_batch=max_batch)
+    gen = torch.Generator().manual_seed(seed)
+    sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
+    out = []
+    for _ in range(n):
+        x = torch.randn((1, 1, *shape), generator=gen).to(device) * sigmas[0]
+        cond = porosity_cond(porosity, 1, device)
+        with torch.no_grad():
+            x0 = data_consistency(d, x, sigmas, operator=op, measurement=y, cond=cond, generator=gen,
+                                  sampler=sampler)
+        out.append(from_model(x0[:, 0]))
+    return np.concatenate(out)

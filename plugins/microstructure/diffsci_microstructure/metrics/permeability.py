@@ -1,0 +1,97 @@
+r"""Absolute permeability through an extracted pore network: porespy SNOW2 + openpnm Stokes flow.
+
+Steps: SNOW2 (Gostick 2017) partitions the pore space into pores and throats, with boundary pores on
+the faces of the volume; each conduit (half pore, throat, half pore) gets a hydraulic conductance from
+openpnm's "pyramids and cuboids" size factors (pore size: the volume-equivalent diameter, throat size:
+the inscribed diameter, as in openpnm's network-extraction example); a Stokes-flow solve with unit
+pressure drop between opposite faces gives the flow rate Q, and Darcy's law the permeability
+
+.. math:: K = \frac{Q \mu L}{A \Delta P}.
+
+The network is built in voxel units (conductances of order 1 keep the linear system well conditioned,
+which openpnm's default iterative solver needs) and solved with a direct solver; K in m^2 is then
+K_voxel * voxel_size^2, reported in millidarcy (1 mD = 9.869233e-16 m^2).
+
+Check against a closed form (tests/metrics/test_permeability.py): a straight cylindrical tube of radius R
+in a box of side n has K = pi R^4 / (8 n^2) (Hagen-Poiseuille); this estimate is within +7 % to +26 % of
+it for R = 5-8 voxels (the network model's square-duct conduits and its boundary pores). A pore network
+is a coarse model of Stokes flow in the voxels: on real rocks it differs from a direct (finite-difference
+or lattice-Boltzmann) solve by a factor of order 1-3, so compare permeabilities computed the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from .morphology import _mask
+
+__all__ = ["permeability", "MILLIDARCY"]
+
+#: 1 millidarcy in m^2
+MILLIDARCY = 9.869233e-16
+_FACES = {0: ("xmin", "xmax"), 1: ("ymin", "ymax"), 2: ("zmin", "zmax")}
+
+
+def permeability(pore, voxel_size: float, *, axes=(0, 1, 2), boundary_width: int = 3) -> dict:
+    """Permeability (mD) of a 3D pore mask along each of ``axes`` and their mean.
+
+    Args:
+        pore: (D, H, W) bool, True = pore.
+        voxel_size: edge of a voxel in metres (e.g. 5.345e-6 for the Imperial College Berea image).
+        axes: flow directions (0, 1, 2 = the array axes).
+
+    Returns:
+        {"per_axis": [K_0, ...] in mD (0 where no pore path connects the two faces), "mean": mean over
+        axes, "pores": number of network pores, "throats": number of throats}.
+    """
+    import openpnm as op
+    import porespy as ps
+    a = _mask(pore)
+    if a.ndim != 3:
+        raise ValueError(f"permeability needs a 3D pore mask, got shape {a.shape}")
+    if not voxel_size or voxel_size <= 0:
+        raise ValueError(f"voxel_size must be a positive length in metres, got {voxel_size}")
+    ps.settings.tqdm["disable"] = True
+    for name in ("openpnm", "porespy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if not a.any():
+        return {"per_axis": [0.0] * len(axes), "mean": 0.0, "pores": 0, "throats": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snow = ps.networks.snow2(a, voxel_size=1.0, boundary_width=boundary_width)
+        net = op.io.network_from_porespy(snow.network)
+        net["pore.diameter"] = net["pore.equivalent_diameter"]
+        net["throat.diameter"] = net["throat.inscribed_diameter"]
+        net["throat.spacing"] = net["throat.total_length"]
+        net.add_model(propname="throat.hydraulic_size_factors",
+                      model=op.models.geometry.hydraulic_size_factors.pyramids_and_cuboids)
+        net.regenerate_models()
+        n_pores, n_throats = int(net.Np), int(net.Nt)
+        health = op.utils.check_network_health(net)
+        if len(health["disconnected_pores"]):
+            op.topotools.trim(network=net, pores=health["disconnected_pores"])
+        fluid = op.phase.Phase(network=net)
+        fluid["pore.viscosity"] = 1.0
+        fluid.add_model(propname="throat.hydraulic_conductance",
+                        model=op.models.physics.hydraulic_conductance.generic_hydraulic)
+        fluid.regenerate_models()
+        out = []
+        for ax in axes:
+            inlet, outlet = (net.pores(f) for f in _FACES[ax])
+            both = np.intersect1d(inlet, outlet)          # a pore labelled on both faces carries no gradient
+            inlet, outlet = np.setdiff1d(inlet, both), np.setdiff1d(outlet, both)
+            if len(inlet) == 0 or len(outlet) == 0:
+                out.append(0.0)
+                continue
+            sf = op.algorithms.StokesFlow(network=net, phase=fluid)
+            sf.set_value_BC(pores=inlet, values=1.0)
+            sf.set_value_BC(pores=outlet, values=0.0)
+            sf.run(solver=op.solvers.ScipySpsolve())
+            q = abs(float(sf.rate(pores=inlet, mode="group")[0]))
+            length, area = a.shape[ax], a.size / a.shape[ax]
+            k = q * length / area * voxel_size ** 2                   # Darcy, mu = dP = 1 (voxel units)
+            out.append(k / MILLIDARCY)
+    return {"per_axis": out, "mean": float(np.mean(out)), "pores": n_pores, "throats": n_throats}

@@ -1,0 +1,28 @@
+import numpy as np
+import pytest
+
+from diffsci_microstructure.metrics import MILLIDARCY, permeability
+
+
+@pytest.mark.slow
+def test_straight_tube_against_hagen_poiseuille():
+    # K = pi R^4 / (8 A) for one tube of radius R in a box of cross-section A (Hagen-Poiseuille + Darcy)
+    R, n, L, voxel = 6, 20, 64, 2e-6
+    g = np.indices((L, n, n)).astype(float)
+    c = (n - 1) / 2
+    tube = (g[1] - c) ** 2 + (g[2] - c) ** 2 <= R ** 2
+    r_eff = np.sqrt(tube[0].sum() / np.pi)                      # radius of the digitised cross-section
+    exact = np.pi * (r_eff * voxel) ** 4 / 8 / (n * voxel) ** 2 / MILLIDARCY
+    k = permeability(tube, voxel)
+    assert 0.95 < k["per_axis"][0] / exact < 1.35               # a pore network's square-duct conduits
+    assert k["per_axis"][1] == 0 and k["per_axis"][2] == 0      # no path across the tube
+    # K scales with the square of the voxel size
+    assert permeability(tube, 2 * voxel, axes=(0,))["mean"] == pytest.approx(4 * k["per_axis"][0], rel=1e-9)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="voxel_size"):
+        permeability(np.ones((4, 4, 4), bool), 0)
+    with pytest.raises(ValueError, match="3D"):
+        permeability(np.ones((4, 4), bool), 1e-6)
+    assert permeability(np.zeros((8, 8, 8), bool), 1e-6)["mean"] == 0

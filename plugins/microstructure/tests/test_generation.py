@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+from torch import nn
+
+from diffsci_microstructure.data import porosity_to_scalar
+from diffsci_microstructure.generation import (generate_volumes, porosity_cond, reconstruct_from_slices,
+                                               slice_operator)
+
+
+class IndependentGaussian(nn.Module):
+    """Exact denoiser of voxels i.i.d. N(m, 1): D = m + (x - m) / (1 + sigma^2); with it the probability-flow
+    ODE maps noise to exact N(m, 1) draws, so the porosity of a sample (x > 0) is Phi(m)."""
+
+    sigma_data = 1.0
+
+    def __init__(self, m: float):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x, sigma, cond=None):
+        s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+        return self.m + (x - self.m) / (1 + s ** 2)
+
+
+def test_tiled_generation_has_the_exact_porosity():
+    m = 0.5
+    kw = dict(sampler="heun", steps=32, seed=1, return_model_units=True)
+    x = generate_volumes(IndependentGaussian(m), 2, 16, tile=8, overlap=0.5, **kw)
+    np.testing.assert_allclose(x, generate_volumes(IndependentGaussian(m), 2, 16, **kw), atol=1e-5)   # = untiled
+    assert x.std() == pytest.approx(1.0, abs=0.03)                       # N(m, 1) voxels
+    vols = generate_volumes(IndependentGaussian(m), 2, 16, tile=8, overlap=0.5, sampler="heun", steps=32, seed=1)
+    assert vols.shape == (2, 16, 16, 16) and vols.dtype == bool
+    # 2 x 16^3 Bernoulli(Phi(0.5)) voxels: standard error 0.005
+    assert vols.mean() == pytest.approx(norm.cdf(m), abs=0.02)
+
+
+def test_reconstruction_reproduces_the_given_slices():
+    rng = np.random.default_rng(0)
+    plane0, plane2 = rng.random((16, 16)) < 0.3, rng.random((16, 16)) < 0.7
+    with pytest.raises(ValueError, match="disagrees"):
+        plane2[5, :] = ~plane0[:, 9]                                  # the planes cross on the line (5, :, 9)
+        reconstruct_from_slices(IndependentGaussian(0.0), {(0, 5): plane0, (2, 9): plane2}, (16, 16, 16))
+    plane2[5, :] = plane0[:, 9]
+    rec = reconstruct_from_slices(IndependentGaussian(0.0), {(0, 5): plane0, (2, 9): plane2}, (16, 16, 16),
+                                  n=2, steps=6, tile=8, seed=2)
+    assert rec.shape == (2, 16, 16, 16)
+    for r in rec:
+        np.testing.assert_array_equal(r[5], plane0)
+        np.testing.assert_array_equal(r[:, :, 9], plane2)
+    with pytest.raises(ValueError, match="expected \\(16, 16\\)"):
+        reconstruct_from_slices(IndependentGaussian(0.0), {(1, 3): plane0[:8]}, (16, 16, 16))
+
+
+def test_slice_operator_and_porosity_condition():
+    op = slice_operator((4, 5, 6), [(1, 2)])
+    assert float(op.mask.sum()) == 4 * 6 and bool(op.mask[0, :, 2, :].all())
+    with pytest.raises(ValueError, match="outside a volume"):
+        slice_operator((4, 5, 6), [(3, 0)])
+    c = porosity_cond([0.2, 0.3], 2)
+    torch.testing.assert_close(c.scalars[:, 0].double(), torch.from_numpy(porosity_to_scalar([0.2, 0.3])),
+                               rtol=1e-6, atol=1e-6)
+    assert porosity_cond(None, 3) is None
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        porosity_cond(1.2, 1)

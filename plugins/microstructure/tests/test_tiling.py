@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from diffsci import Cond
+from diffsci_microstructure.tiling import TiledDenoiser, seam_s2, tile_starts, window_1d
+
+
+def pointwise(x, sigma, cond=None):
+    """Exact denoiser of independent N(0, 1) voxels: D = x / (1 + sigma^2) (local: tiling must not change it)."""
+    s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+    return x / (1 + s ** 2)
+
+
+def box3(x, sigma, cond=None):
+    """A periodic 3x3x3 mean filter: a local denoiser whose receptive field reaches 1 voxel."""
+    return F.avg_pool3d(F.pad(x, (1,) * 6, mode="circular"), 3, stride=1)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("window", ["hann", "gaussian", "constant"])
+def test_a_pointwise_denoiser_is_reproduced_exactly(periodic, window):
+    x = torch.randn(2, 1, 16, 24, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sigma = torch.tensor([0.3, 4.0], dtype=torch.float64)
+    t = TiledDenoiser(pointwise, 8, overlap=0.5, periodic=periodic, window=window)
+    torch.testing.assert_close(t(x, sigma), pointwise(x, sigma), rtol=0, atol=1e-12)
+
+
+def test_a_local_filter_is_exact_when_the_window_ignores_its_border():
+    x = torch.randn(1, 1, 24, 24, 24, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    exact = box3(x, 1.0)
+    with_margin = TiledDenoiser(box3, 12, overlap=0.5, periodic=True, margin=1)(x, 1.0)
+    torch.testing.assert_close(with_margin, exact, rtol=0, atol=1e-12)
+    # without the margin the wrap-around at the tile edges leaks in (weighted down by the Hann window)
+    err = (TiledDenoiser(box3, 12, overlap=0.5, periodic=True)(x, 1.0) - exact).abs().max()
+    assert 1e-4 < err < 0.1
+
+
+def test_conditions_and_extra_channels_follow_their_sample():
+    def scaled(x, sigma, cond):
+        return x * cond.scalars[:, :1, None, None, None] + cond.channels
+    x = torch.ones(2, 1, 16, 16, 16)
+    cond = Cond(scalars=torch.tensor([[2.0], [-3.0]]), channels=torch.randn(2, 1, 16, 16, 16))
+    t = TiledDenoiser(scaled, 8, overlap=0.5, periodic=True, max_batch=5)
+    torch.testing.assert_close(t(x, 1.0, cond), scaled(x, 1.0, cond))
+    assert t.calls > 1
+
+
+def test_random_shift_keeps_local_denoisers_exact_and_single_tiles_pass_through():
+    x = torch.randn(1, 1, 16, 16, 16, dtype=torch.float64)
+    t = TiledDenoiser(pointwise, 8, periodic=True, shift="random", generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(t(x, 2.0), pointwise(x, 2.0), rtol=0, atol=1e-12)
+    one = TiledDenoiser(box3, 16)
+    torch.testing.assert_close(one(x, 1.0), box3(x, 1.0))
+    assert one.calls == 1
+
+
+def test_hann_windows_at_half_overlap_are_a_partition_of_unity():
+    w = window_1d(16)
+    total = w + torch.roll(w, 8)
+    torch.testing.assert_close(total, torch.ones(16, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert tile_starts(64, 32, 16, True, offset=5) == [5, 21, 37, 53]
+    with pytest.raises(ValueError, match="smaller than the tile"):
+        tile_starts(8, 16, 8, False)
+    with pytest.raises(ValueError, match="periodic"):
+        TiledDenoiser(pointwise, 8, periodic=False, shift="random")
+
+
+def test_seam_s2_sees_an_artificial_seam_and_not_a_seamless_volume():
+    rng = np.random.default_rng(0)
+    v = rng.random((64, 32, 32)) < 0.3
+    across, overall = seam_s2(v, [0, 32], axis=0, r_max=4)
+    assert np.max(np.abs(across - overall)) < 0.01                    # no seam: sampling noise only
+    seamed = v.copy()
+    seamed[31] = seamed[32] = True                                   # pore planes on either side of x = 32
+    across, overall = seam_s2(seamed, [32], axis=0, r_max=4)
+    assert across[0] > overall[0] + 0.2

@@ -1,0 +1,1 @@
+"""Classical MRI reconstruction baselines: zero-filled and compressed sensing (TV, wavelets) by PDHG."""

@@ -1,0 +1,1 @@
+"""The MRI harnesses: reconstruction, anomaly, the demo, and the prior they share."""
