@@ -105,13 +105,13 @@ def demo(out_dir: str | Path, device: str = "auto", quick: bool = False) -> dict
     cfg = demo_config(quick)
     params = SyntheticParams.model_validate(cfg.data.params)
     dev = resolve_device(device)
+    report = Report("synthetic", "demo", data=f"generated: {params.model_dump_json()}", device=str(dev),
+                    quick=quick, command=f"diffsci demo synthetic{' --quick' if quick else ''}")  # clock: whole demo
     run_dir = out / ("run-quick" if quick else "run")
     existing = (run_dir / "latest").exists()                          # re-running the demo continues its run
     result = train(cfg, device=dev, progress=not quick, out_dir=run_dir, resume=existing)
     denoiser, _ = load_denoiser(result.run_dir, device=dev)
     exact = exact_denoiser(params).to(dev)
-    report = Report("synthetic", "demo", data=f"generated: {params.model_dump_json()}", device=str(dev),
-                    quick=quick, command=f"diffsci demo synthetic{' --quick' if quick else ''}")
 
     # 1. Denoiser error against the exact (Wiener) denoiser on held-out fields, fixed noise.
     x0 = make_dataset(params, "test").x.to(dev).double()

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from diffsci.diffusion import GaussianDenoiser, karras_sigmas
-from diffsci.guidance import data_consistency, gaussian_posterior, multishot
+from diffsci.guidance import data_consistency, gaussian_posterior
 from diffsci.operators import Downsample, Mask, SubsampledFourier
 from diffsci.samplers import heun
 
-from .helpers import cov_floor, sample_errors
+from .helpers import check_exact_for_isotropic_prior
 
 K = 4000
 
@@ -77,18 +77,6 @@ def test_noiseless_result_is_consistent(op):
 @pytest.mark.parametrize("kind", ["mask", "fourier"])
 def test_noise_aware_step_is_exact_for_an_isotropic_prior(kind):
     """x0 | x_sigma ~ N(D, r^2 I) holds exactly when Sigma = s^2 I and sigma_data = s: the posterior is exact."""
-    g = torch.Generator().manual_seed(4)
-    s = 0.7
-    prior = GaussianDenoiser(0.3 * torch.randn(1, 6, 6, generator=g, dtype=torch.float64), var=s ** 2)
-    mask = (torch.rand(6, 6, generator=g) < 0.4).double()
-    op = Mask(mask, sigma_y=0.2) if kind == "mask" else SubsampledFourier(mask, sigma_y=0.2)
-    y = op.measure(prior.sample(1, generator=g), generator=g)
-    m, C = gaussian_posterior(prior, op, y)
-    n = 2000
-    out = multishot("dc", prior, (1, 1, 6, 6), karras_sigmas(48, 0.002, 80.0), operator=op, measurement=y,
-                    shots=n, generator=g, sigma_data=s, sampler="heun")
-    mean_err, cov_err = sample_errors(out.samples[0], m, C)
-    assert mean_err < 1.6 / math.sqrt(n)                 # MC floor 1/sqrt(n) = 0.022
-    assert cov_err < 1.3 * cov_floor(C, n)
+    out, C = check_exact_for_isotropic_prior("dc", kind, seed=4, steps=48, shots=2000)
     # the std map is the per-pixel posterior std
     assert torch.allclose(out.std[0].reshape(-1), torch.diag(C).sqrt(), rtol=0.1)

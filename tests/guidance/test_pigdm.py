@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from diffsci.diffusion import GaussianDenoiser, karras_sigmas
-from diffsci.guidance import PiGDMDenoiser, gaussian_posterior, multishot, pigdm
-from diffsci.operators import Mask, SubsampledFourier
+from diffsci.guidance import PiGDMDenoiser, gaussian_posterior, pigdm
+from diffsci.operators import Mask
 from diffsci.samplers import heun
 
-from .helpers import cov_floor, sample_errors
+from .helpers import check_exact_for_isotropic_prior
 
 
 @pytest.mark.parametrize("kind", ["mask", "fourier"])
 def test_exact_for_an_isotropic_prior(kind):
-    g = torch.Generator().manual_seed(5)
-    s = 0.7
-    prior = GaussianDenoiser(0.3 * torch.randn(1, 6, 6, generator=g, dtype=torch.float64), var=s ** 2)
-    mask = (torch.rand(6, 6, generator=g) < 0.4).double()
-    op = Mask(mask, sigma_y=0.2) if kind == "mask" else SubsampledFourier(mask, sigma_y=0.2)
-    y = op.measure(prior.sample(1, generator=g), generator=g)
-    m, C = gaussian_posterior(prior, op, y)
-    n = 1500
-    out = multishot("pigdm", prior, (1, 1, 6, 6), karras_sigmas(40, 0.002, 80.0), operator=op,
-                    measurement=y, shots=n, generator=g, sigma_data=s, sampler="heun")
-    mean_err, cov_err = sample_errors(out.samples[0].detach(), m, C)
-    assert mean_err < 1.6 / math.sqrt(n)
-    assert cov_err < 1.3 * cov_floor(C, n)
+    check_exact_for_isotropic_prior("pigdm", kind, seed=5, steps=40, shots=1500)
 
 
 def test_guided_denoiser_is_the_exact_posterior_denoiser_for_isotropic_priors():
