@@ -92,14 +92,17 @@ def iir_filter(x: np.ndarray, fs: float = 360.0, fc_low: float = 0.67, fc_high: 
 
 
 def wavelet_denoise(x: np.ndarray, fs: float = 360.0, wavelet: str = "sym8", baseline_hz: float | None = 0.7,
-                    threshold: str = "soft") -> np.ndarray:
+                    threshold: str = "soft", noise_level: str = "per_level") -> np.ndarray:
     """Wavelet denoising (Donoho & Johnstone 1994) with wavelet baseline removal, along the last axis.
 
     1. Decompose (stationary wavelet transform) to the deepest level J whose approximation band
        [0, fs / 2^(J+1)] still reaches ``baseline_hz`` and set the approximation to zero (baseline wander
        lives there); None keeps it.
     2. Soft-threshold every detail band at the universal threshold sigma sqrt(2 ln n), with sigma estimated
-       from the finest details as median(|d1|) / 0.6745.
+       as median(|d|) / 0.6745 of each band itself (``noise_level="per_level"``, Johnstone & Silverman
+       1997, for coloured noise such as EMG and mains) or of the finest band d1 for all (``"finest"``, the
+       white-noise rule). With "finest", mains at 50 Hz sampled at 180 Hz sits in d1, inflates sigma and
+       zeroes every band: the estimate is exactly 0.
 
     The signal is padded symmetrically to the next multiple of 2^J so that the deep levels exist.
     """
@@ -118,10 +121,13 @@ def wavelet_denoise(x: np.ndarray, fs: float = 360.0, wavelet: str = "sym8", bas
         xp = np.pad(x, pad, mode="reflect" if n > 1 else "edge")
     coeffs = pywt.swt(xp, wavelet, level=level, axis=-1, trim_approx=True, norm=True)
     # coeffs = [cA_J, cD_J, ..., cD_1] (stationary transform: every band keeps the full length)
-    sigma = np.median(np.abs(coeffs[-1]), axis=-1, keepdims=True) / 0.6745
-    thr = sigma * np.sqrt(2 * np.log(total))
+    if noise_level not in ("per_level", "finest"):
+        raise ValueError(f"noise_level must be 'per_level' or 'finest', got {noise_level!r}")
+    finest = np.median(np.abs(coeffs[-1]), axis=-1, keepdims=True) / 0.6745
     out = [np.zeros_like(coeffs[0]) if baseline_hz is not None else coeffs[0]]
-    out += [pywt.threshold(d, thr, mode=threshold) for d in coeffs[1:]]
+    for d in coeffs[1:]:
+        sigma = np.median(np.abs(d), axis=-1, keepdims=True) / 0.6745 if noise_level == "per_level" else finest
+        out.append(pywt.threshold(d, sigma * np.sqrt(2 * np.log(total)), mode=threshold))
     y = pywt.iswt(out, wavelet, axis=-1, norm=True)
     return y[..., pad_l:pad_l + n]
 

@@ -58,13 +58,17 @@ def prd(estimate, reference, ref_mean: float | None = None) -> np.ndarray:
 
 
 def cos_sim(estimate, reference) -> np.ndarray:
-    """Cosine similarity per sample.
+    """Cosine similarity per sample; 0 where either vector is zero (no direction: no similarity, rather
+    than the 0/0 of the published code).
 
     >>> float(cos_sim([[1.0, 0.0]], [[1.0, 1.0]])[0]) == float(1 / np.sqrt(2))
     True
+    >>> cos_sim([[0.0, 0.0]], [[1.0, 1.0]]).tolist()
+    [0.0]
     """
     e, r = _pair(estimate, reference)
-    return np.sum(e * r, axis=1) / (np.linalg.norm(e, axis=1) * np.linalg.norm(r, axis=1))
+    den = np.linalg.norm(e, axis=1) * np.linalg.norm(r, axis=1)
+    return np.sum(e * r, axis=1) / np.where(den > 0, den, 1.0)
 
 
 def snr(estimate, reference) -> np.ndarray:

@@ -58,3 +58,17 @@ def test_wavelet_removes_baseline_and_white_noise():
     out = wavelet_denoise(noisy, fs=FS)
     assert np.mean((out - clean) ** 2) < 0.1 * np.mean((noisy - clean) ** 2)
     assert out.shape == noisy.shape
+
+
+def test_wavelet_noise_level_per_band_survives_mains_in_the_finest_band():
+    # at 180 Hz, 50 Hz mains falls in d1 (45-90 Hz): the white-noise rule (sigma from d1 for all bands)
+    # thresholds every band away and returns exactly 0; per-band sigma keeps the 8 Hz bursts
+    fs = 180.0
+    t = np.arange(1024) / fs
+    clean = np.sin(2 * np.pi * 8 * t) * np.exp(-((t % 1) - 0.5) ** 2 / 0.01)
+    noisy = clean + 1.0 * np.sin(2 * np.pi * 50 * t)
+    assert np.all(wavelet_denoise(noisy, fs=fs, noise_level="finest") == 0)
+    out = wavelet_denoise(noisy, fs=fs)
+    assert np.mean((out - clean) ** 2) < 0.2 * np.mean((noisy - clean) ** 2)
+    with pytest.raises(ValueError, match="noise_level"):
+        wavelet_denoise(noisy, fs=fs, noise_level="x")

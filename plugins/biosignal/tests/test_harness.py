@@ -7,7 +7,19 @@ import pytest
 
 from diffsci.report import Report
 from diffsci_biosignal import domain
-from diffsci_biosignal.harness.anomaly import detection_rows, record_normalise, subsample_beats
+from diffsci.metrics import auroc, average_precision
+from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision,
+                                               record_normalise, subsample_beats)
+
+
+def test_fast_bootstrap_metrics_equal_the_engine_metrics_with_ties():
+    rng = np.random.default_rng(0)
+    for n in (7, 50, 400):
+        s = rng.integers(0, 12, n).astype(float)            # many ties
+        y = (rng.random(n) < 0.3).astype(int)
+        y[:2] = [0, 1]
+        assert fast_auroc(s, y) == pytest.approx(auroc(s, y), abs=1e-12)
+        assert fast_average_precision(s, y) == pytest.approx(average_precision(s, y), abs=1e-12)
 
 
 def test_detection_rows_match_hand_computed_auroc():

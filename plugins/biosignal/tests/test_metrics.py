@@ -27,6 +27,8 @@ def test_cosine_similarity_by_hand():
     # <Y0, YH0> = 1 + 0 + 4 + 0 = 5; |Y0| = sqrt(6), |YH0| = sqrt(6)
     assert cos_sim(YH, Y)[0] == pytest.approx(5 / 6)
     assert cos_sim(YH, Y)[1] == pytest.approx(1.0)
+    with np.errstate(all="raise"):                          # a zero estimate: 0, no 0/0
+        assert cos_sim(np.zeros((1, 4)), Y[:1]).tolist() == [0.0]
 
 
 def test_snr_and_improvement():

@@ -52,7 +52,8 @@ from ..mitdb import BeatSet, load_beats, mitdb_records, record_split
 from ..windows import fold, unfold
 from .common import ecg_root, experiment, parse_list, say, set_threads, train_or_load
 
-__all__ = ["run", "add_args", "subsample_beats", "record_normalise", "detection_rows", "prematurity"]
+__all__ = ["run", "add_args", "subsample_beats", "record_normalise", "detection_rows", "prematurity",
+           "fast_auroc", "fast_average_precision"]
 
 SCORES = ("recon", "elbo", "nll")
 RECON_SIGMAS = (2.5,)
@@ -124,6 +125,35 @@ def record_normalise(scores: np.ndarray, records: np.ndarray) -> np.ndarray:
     return out
 
 
+def fast_auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """AUROC as the Mann-Whitney statistic of average ranks (ties count 1/2): the value of
+    :func:`diffsci.metrics.auroc` at a fraction of sklearn's validation cost, for the bootstrap loops.
+
+    >>> fast_auroc(np.array([0.0, 1.0, 2.0, 3.0, 2.5, 4.0]), np.array([0, 0, 0, 0, 1, 1]))
+    0.875
+    """
+    from scipy.stats import rankdata
+    pos = np.asarray(positive, dtype=bool)
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    r = rankdata(scores)
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def fast_average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
+    """AP = sum_k (R_k - R_{k-1}) P_k over the distinct score thresholds, high to low (sklearn's definition,
+    no interpolation), in NumPy for the bootstrap loops.
+
+    >>> fast_average_precision(np.array([0.0, 1.0, 2.0, 3.0, 2.5, 4.0]), np.array([0, 0, 0, 0, 1, 1]))
+    0.8333333333333333
+    """
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    s, y = np.asarray(scores)[order], np.asarray(positive, dtype=np.float64)[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]          # the end of each tie group
+    tps, fps = np.cumsum(y)[last], np.cumsum(1 - y)[last]
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * tps / (tps + fps)))
+
+
 def detection_rows(report: Report, method: str, scores: np.ndarray, labels: np.ndarray,
                    rng: np.random.Generator, n_boot: int = 100) -> dict:
     """AUROC and AP of N (label 0) against each abnormal class and against all of them; std by bootstrap."""
@@ -141,8 +171,8 @@ def detection_rows(report: Report, method: str, scores: np.ndarray, labels: np.n
         for _ in range(n_boot):
             b = rng.integers(0, len(s), len(s))
             if 0 < y[b].sum() < len(b):
-                boots_a.append(auroc(s[b], y[b]))
-                boots_ap.append(average_precision(s[b], y[b]))
+                boots_a.append(fast_auroc(s[b], y[b]))
+                boots_ap.append(fast_average_precision(s[b], y[b]))
         report.add_row(method, setting, "auroc", a, float(np.std(boots_a, ddof=1)) if len(boots_a) > 1 else None,
                        int(len(s)))
         report.add_row(method, setting, "ap", ap, float(np.std(boots_ap, ddof=1)) if len(boots_ap) > 1 else None,

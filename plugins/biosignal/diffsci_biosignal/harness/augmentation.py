@@ -173,7 +173,8 @@ def run(args: argparse.Namespace) -> dict:
          "variant but real_100pct sees the same labelled information." if not semi else
          "Semi-supervised generator: the labelled 5 % with their labels plus the other training beats as an "
          "'unlabelled' class (no label information); the classifiers still see only the labelled 5 %."),
-        "Classifier: a 3-layer 1D CNN with class-balanced cross-entropy; std over classifier seeds.",
+        "Classifier: a 3-layer 1D CNN (pooling that keeps positions) with class-balanced cross-entropy; std over "
+        "classifier seeds.",
         "Inter-patient: train and test records are disjoint (DS1 split by record); Q beats dropped (8 in DS1).",
     ] + (["--quick: a small generator trained briefly, one seed, a test subset; not the benchmark result."]
          if quick else [])
