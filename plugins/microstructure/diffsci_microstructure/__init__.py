@@ -15,8 +15,6 @@ from diffsci.domains import Domain, Loaded
 
 from . import io as _io
 from .data import MicrostructureData, make_dataset
-from .demo import demo
-from .harness import add_harness_args, generation, reconstruction
 from .metrics import (chord_length_distribution, euler_density, permeability, pore_size_distribution, porosity,
                       specific_surface, two_point_correlation)
 
@@ -45,6 +43,32 @@ def _s2_radial(estimate, reference=None):
     return two_point_correlation(np.asarray(estimate, bool)).radial
 
 
+# The harnesses, the demo and their option parser are imported when used, not with the package: `import
+# diffsci_microstructure` and `diffsci domains` stay free of the harness, matplotlib, porespy and openpnm.
+# (Private names: `generation` and `demo` are also submodules.)
+def _generation(args):
+    """``diffsci evaluate microstructure generation`` (see :func:`diffsci_microstructure.harness.generation`)."""
+    from .harness import generation as run
+    return run(args)
+
+
+def _reconstruction(args):
+    """``diffsci evaluate microstructure reconstruction`` (see :mod:`diffsci_microstructure.harness`)."""
+    from .harness import reconstruction as run
+    return run(args)
+
+
+def _demo(out_dir, device: str = "auto", quick: bool = False) -> dict:
+    """``diffsci demo microstructure`` (see :func:`diffsci_microstructure.demo.demo`)."""
+    from .demo import demo as run
+    return run(out_dir, device=device, quick=quick)
+
+
+def _add_harness_args(task, parser) -> None:
+    from .options import add_harness_args as add
+    add(task, parser)
+
+
 domain = Domain(
     name="microstructure",
     spatial_dims=(2, 3),
@@ -63,10 +87,10 @@ domain = Domain(
              "chord_mean": lambda est, ref=None: chord_length_distribution(est).mean,
              "pore_size_mean": lambda est, ref=None: pore_size_distribution(est).mean,
              "permeability_md": lambda est, ref=None, voxel_size=5.345e-6: permeability(est, voxel_size)["mean"]},
-    harnesses={"generation": generation, "reconstruction": reconstruction},
-    demo=demo,
+    harnesses={"generation": _generation, "reconstruction": _reconstruction},
+    demo=_demo,
     configs={p.stem: p for p in sorted(_CONFIGS.glob("microstructure_*.yaml"))} if _CONFIGS.is_dir() else {},
-    add_harness_args=add_harness_args,
+    add_harness_args=_add_harness_args,
     example=_example,
     metadata={"version": "0.1.0",
               "input": "binary or grayscale volumes: .tif/.tiff (multi-page), .zip of TIFF, .raw (+ sidecar JSON "

@@ -132,11 +132,16 @@ def _load_cached(path: str, raw_shape, raw_dtype, pore_value, threshold) -> tupl
     return pore, {**loaded.meta, **coding}
 
 
+@lru_cache(maxsize=4)
 def _blobs(size: int, phi: float, blobiness: float, seed: int, ndim: int = 3) -> np.ndarray:
+    """A porespy blobs medium, cached (read-only) like a file: a harness loads it for the data, the
+    training and the validation sets."""
     import porespy as ps
     ps.settings.tqdm["disable"] = True
     np.random.seed(seed)        # porespy's generators draw from NumPy's global RNG; seed it for reproducibility
-    return np.asarray(ps.generators.blobs(shape=[size] * ndim, porosity=phi, blobiness=blobiness), dtype=bool)
+    pore = np.asarray(ps.generators.blobs(shape=[size] * ndim, porosity=phi, blobiness=blobiness), dtype=bool)
+    pore.setflags(write=False)
+    return pore
 
 
 def load_pore_volume(params: MicrostructureData) -> tuple[np.ndarray, dict]:

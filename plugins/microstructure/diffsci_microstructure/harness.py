@@ -3,7 +3,6 @@ held-out sub-volumes, with the published GAN figures side by side. Writes DIR/re
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from .figures import generation_figure, slices_figure
 from .generation import generate_volumes, reconstruct_from_slices
 from .io import encode_binary, write_volume
 from .metrics import porosity, s2_mae_rel, specific_surface, two_point_correlation
-from .tiling import seam_s2
+from .options import add_harness_args  # noqa: F401  (re-exported)
+from .tiling import seam_s2, tile_starts
 
 __all__ = ["add_harness_args", "generation", "reconstruction", "run_generation", "run_reconstruction",
            "quick_prior_config", "load_or_train_prior", "TARGETS"]
@@ -31,40 +31,6 @@ TARGETS = {"porosity within 1 % relative": ("porosity_rel_error", 0.01),
            "specific surface within 3 %": ("specific_surface_rel_error", 0.03),
            "mean permeability within the real std": ("permeability_within_real_std", None),
            "porosity-control error below 0.005 (targets 0.12-0.28)": ("control_error", 0.005)}
-
-
-def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", default=None,
-                   help="trained prior (run folder or checkpoint); default: runs/microstructure_berea when it "
-                        "exists; --quick trains a tiny prior on the spot")
-    p.add_argument("--weights", choices=("ema", "raw"), default="ema",
-                   help="EMA weights (default) or the raw trained ones (better for short runs)")
-    p.add_argument("--voxel-size", type=float, default=None, help="metres (default: the file's, else Berea's 5.345e-6)")
-    p.add_argument("--size", type=int, default=None, help="side of the compared cubes (default 64; quick 32)")
-    p.add_argument("--n", type=int, default=None, help="volumes per method (default 12; quick 2)")
-    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the config's; quick 6)")
-    p.add_argument("--sampler", default=None, help="sampler (default: the config's, dpmpp_2m)")
-    p.add_argument("--tile", type=int, default=None, help="tile side for tiled denoising (default: the patch size)")
-    p.add_argument("--overlap", type=float, default=None, help="tile overlap fraction (default 0.5; quick 0.25)")
-    p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale for conditioned sampling (default: the config's)")
-    p.add_argument("--prior-steps", type=int, default=None, help="--quick only: training steps of the tiny prior")
-    if task == "generation":
-        p.add_argument("--targets", default=None,
-                       help="porosity-control targets, comma separated (default 0.12,0.16,0.20,0.24,0.28)")
-        p.add_argument("--n-control", type=int, default=None, help="volumes per target (default 6; quick 2)")
-        p.add_argument("--control-size", type=int, default=None, help="side of the control volumes (default: tile)")
-        p.add_argument("--control-guidance", default=None,
-                       help="guidance scales of the porosity sweep, comma separated; the first one is judged "
-                            "against the target (default: --guidance)")
-        p.add_argument("--perm-size", type=int, default=None,
-                       help="also measure real sub-volumes of this side for the published comparison "
-                            "(default 128; 0 = skip; quick 0)")
-        p.add_argument("--no-matched", action="store_true",
-                       help="skip the variant conditioned on each real sub-volume's porosity")
-    else:
-        p.add_argument("--slices", default="0:mid",
-                       help="measured planes as AXIS:INDEX, comma separated; 'mid' = the middle (default 0:mid)")
 
 
 # --- the prior -------------------------------------------------------------------------------------
@@ -203,12 +169,15 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         report.add_row(name, setting, "s2_mae_rel", c["s2_mae_rel"], float(np.std(per, ddof=1)) if n > 1 else None, n)
 
     # 3. seams: S2 across the tile borders of the (fixed) tile grid versus everywhere, per axis
+    # the borders of the tiles the sampler used: the same periodic grid as TiledDenoiser.plan, both edges
+    starts = tile_starts(size, tile, max(1, int(round(tile * (1 - s["overlap"])))), True)
+    borders = sorted({p % size for p in starts} | {(p + tile) % size for p in starts})
+    report.extra["seam_planes"] = borders
     for method, vols in {"real": real_vols, **gen_sets}.items():
         vals = []
         for v in vols:
-            starts = list(range(0, size, max(1, int(round(tile * (1 - s["overlap"]))))))
             for ax in range(v.ndim):
-                across, overall = seam_s2(v, starts, axis=ax, r_max=min(8, size // 4))
+                across, overall = seam_s2(v, borders, axis=ax, r_max=min(4, size // 4))
                 vals.append(float(np.mean(np.abs(across - overall)) / max(porosity(v), 1e-6)))
         report.add(method, setting, "seam_s2_mae_rel", vals)
 
@@ -308,8 +277,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         "rows with each other, and the published rows with each other.",
         "s2_mae_rel: mean over lags of |S2_gen - S2_real| (mean radial curves) over the real porosity; the "
         "'real' row compares two halves of the real set (sampling noise floor).",
-        "seam_s2_mae_rel: S2 along each axis for pairs straddling the tile borders vs all pairs, MAE over the "
-        "porosity; the real row is the estimator's sampling noise on volumes without seams, a seam shows as "
+        "seam_s2_mae_rel: S2 along each axis (lags 1-4) for pairs straddling the tile borders (both edges of "
+        f"every tile of the sampler's grid, planes {borders}) vs all pairs, MAE over the porosity; the real row is the estimator's sampling noise on volumes without seams, a seam shows as "
         "a generated value well above it.",
         f"control_error: |target - porosity| of {n_ctl} volumes of {csize}^3 per target "
         f"(scale {s['guidance']}); a single sub-volume's porosity fluctuates, so the spread is part of it. "

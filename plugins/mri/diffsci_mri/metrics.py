@@ -13,7 +13,6 @@ score a subset of a volume's slices with the data range of the whole volume.
 from __future__ import annotations
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 __all__ = ["nmse", "psnr", "ssim", "slice_metrics", "METRICS"]
 
@@ -48,6 +47,7 @@ def psnr(gt, pred, maxval: float | None = None) -> float:
     """
     gt, pred = _volumes(gt, pred, "psnr")
     maxval = float(gt.max()) if maxval is None else float(maxval)
+    from skimage.metrics import peak_signal_noise_ratio   # lazy: skimage is slow to import
     return float(peak_signal_noise_ratio(gt, pred, data_range=maxval))
 
 
@@ -55,6 +55,7 @@ def ssim(gt, pred, maxval: float | None = None) -> float:
     """Mean over slices of skimage's SSIM (7x7 window) with ``data_range = gt.max()`` (or ``maxval``)."""
     gt, pred = _volumes(gt, pred, "ssim")
     maxval = float(gt.max()) if maxval is None else float(maxval)
+    from skimage.metrics import structural_similarity
     return float(np.mean([structural_similarity(g, p, data_range=maxval) for g, p in zip(gt, pred)]))
 
 

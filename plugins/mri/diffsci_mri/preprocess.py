@@ -15,14 +15,16 @@ can be written back as NIfTI in scanner space):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
-from monai.transforms import (Compose, CropForeground, Orientation, ResizeWithPadOrCrop,
-                              ScaleIntensityRangePercentiles, Spacing)
 
 from diffsci.domains import Loaded
+
+if TYPE_CHECKING:                 # MONAI takes seconds to import: only inside the functions that use it
+    from monai.data import MetaTensor
+    from monai.transforms import Compose
 
 __all__ = ["to_metatensor", "preprocess_volume", "build_transforms", "NORMALISATION"]
 
@@ -33,6 +35,7 @@ NORMALISATION = ("magnitude images resampled by MONAI (RAS, fixed spacing), crop
 
 def to_metatensor(loaded: Loaded) -> MetaTensor:
     """A channel-first ``(C, X, Y, Z)`` MetaTensor carrying the NIfTI affine of ``loaded.meta``."""
+    from monai.data import MetaTensor
     arr = np.asarray(loaded.array, dtype=np.float32)
     if arr.ndim != 4:
         raise ValueError(f"{loaded.meta.get('path', 'volume')}: expected a (C, X, Y, Z) volume, got shape "
@@ -46,6 +49,8 @@ def build_transforms(*, axcodes: str = "RAS", pixdim: Sequence[float] | None = (
                      percentiles: tuple[float, float] = (0.0, 99.5),
                      spatial_size: Sequence[int] | None = None) -> Compose:
     """The MONAI pipeline of this module's docstring (steps with ``None`` arguments are left out)."""
+    from monai.transforms import (Compose, CropForeground, Orientation, ResizeWithPadOrCrop,
+                                  ScaleIntensityRangePercentiles, Spacing)
     ts = [Orientation(axcodes=axcodes, labels=None)]
     if pixdim is not None:
         ts.append(Spacing(pixdim=tuple(pixdim), mode="bilinear"))
@@ -70,6 +75,7 @@ def preprocess_volume(loaded: Loaded, *, axcodes: str = "RAS", pixdim: Sequence[
         in_plane: size of the two axes other than ``axis`` after padding/cropping (None: keep).
         axis: the slicing axis (2 = axial in RAS); its length is kept.
     """
+    from monai.data import MetaTensor
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
     size = None

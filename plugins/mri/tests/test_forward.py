@@ -109,3 +109,16 @@ def test_noise_std_from_corners():
     rng = np.random.default_rng(0)
     k = 0.3 * (rng.normal(size=(4, 200, 50)) + 1j * rng.normal(size=(4, 200, 50)))
     assert abs(noise_std_from_corners(k) - 0.3) < 0.02
+
+
+def test_noise_std_from_corners_ignores_unsampled_columns():
+    """Regression: the zeros of unsampled columns (zero-filled k-space at 4x and 8x) must not enter the MAD;
+    they did, the estimate was exactly 0 and the multi-coil diffusion ran noiseless data consistency."""
+    from diffsci_mri.kspace import cartesian_mask
+    rng = np.random.default_rng(1)
+    k = 0.3 * (rng.normal(size=(4, 200, 64)) + 1j * rng.normal(size=(4, 200, 64)))
+    for R, cf in ((4, 0.08), (8, 0.04)):
+        mask = cartesian_mask("random", 64, R, cf, seed=R)
+        assert abs(noise_std_from_corners(k * mask) - 0.3) < 0.03
+    with pytest.raises(ValueError, match="no acquired"):
+        noise_std_from_corners(np.zeros((2, 16, 8), np.complex64))

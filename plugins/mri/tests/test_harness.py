@@ -65,7 +65,9 @@ def test_reconstruction_harness_smoke(tmp_path, volume_folder):
             for metric in ("psnr", "ssim", "nmse", "nfe", "seconds_per_slice"):
                 assert (m, s, metric) in combos, (m, s, metric)
     nfe = {r["method"]: r["mean"] for r in report["rows"] if r["metric"] == "nfe" and r["setting"] == "4x"}
-    assert nfe["diffusion_dc"] == 3 and nfe["diffusion_dps"] == 2 and nfe["cs_tv"] == 0
+    # per slice: shots x sampler NFE (2 x 2 Euler steps; 2 x 2 DPS steps)
+    assert nfe["diffusion_dc"] == 4 and nfe["diffusion_dps"] == 4 and nfe["cs_tv"] == 0
+    assert saved["diffusion"]["shots"] == 2 and saved["diffusion"]["init"] == "zero_filled"
     assert (out / "reconstruction_4x.png").exists() and (out / "reconstruction_4x_multicoil.png").exists()
     assert (out / "report.md").read_text().startswith("# mri / reconstruction")
 

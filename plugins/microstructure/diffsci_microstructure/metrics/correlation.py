@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 
 from .morphology import _mask
 
@@ -36,6 +35,7 @@ class S2:
 
 def _autocorrelation(a: np.ndarray, r_max: int, periodic: bool) -> np.ndarray:
     """mean_x I(x) I(x + s) for every shift s in [-r_max, r_max]^ndim (Wiener-Khinchin: |F(I)|^2)."""
+    from scipy import fft as sfft                                         # lazy: keeps the package import light
     x = a.astype(np.float64)
     if periodic:
         shape = a.shape

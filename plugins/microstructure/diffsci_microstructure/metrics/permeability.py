@@ -22,6 +22,7 @@ or lattice-Boltzmann) solve by a factor of order 1-3, so compare permeabilities 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 import numpy as np
@@ -59,6 +60,19 @@ def permeability(pore, voxel_size: float, *, axes=(0, 1, 2), boundary_width: int
         logging.getLogger(name).setLevel(logging.ERROR)
     if not a.any():
         return {"per_axis": [0.0] * len(axes), "mean": 0.0, "pores": 0, "throats": 0}
+    # SNOW2 raises the process's OpenMP thread count (torch.get_num_threads() goes from 1 to porespy's
+    # ncores), which made every later network call of a harness ~25x slower on a loaded 2-core machine:
+    # put torch's setting back afterwards.
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    try:
+        return _permeability(a, voxel_size, axes, boundary_width, op, ps)
+    finally:
+        if threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+def _permeability(a, voxel_size, axes, boundary_width, op, ps) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         snow = ps.networks.snow2(a, voxel_size=1.0, boundary_width=boundary_width)

@@ -81,20 +81,24 @@ def run_demo(out_dir: str | Path, device: str = "auto", quick: bool = False) -> 
         recons["zero_filled"] = ifft2c(y).abs()
     with timer("cs_tv"):
         recons["cs_tv"] = cs_reconstruct(A, y, best, iters=300).x
-    n_steps = 6 if quick else 20
+    # zero-filled start noised to sigma 3 (inside the prior's training noise range; the quick phantom prior
+    # denoises poorly at sigma_max = 10), EDM's stochastic sampler on the data-consistent denoiser, mean of
+    # `shots` samples. On this phantom the aliasing of the zero-filled image is strong and structured: the
+    # sampler's churn removes it where Euler from sigma 1 (the IXI harness's default) keeps it (20.7 vs 18.4 dB).
+    n_steps, shots, sigma_start = (6, 2, 3.0) if quick else (10, 4, 3.0)
     s = cfg.sampling
-    sigmas = get_schedule(s.schedule)(n_steps, s.sigma_min, s.sigma_max, dtype=torch.float32, device=dev)
+    sigmas = get_schedule(s.schedule)(n_steps, s.sigma_min, sigma_start, dtype=torch.float32, device=dev)
     gen = torch.Generator().manual_seed(0)
     with timer("diffusion_dc"), torch.no_grad():
-        samples = [data_consistency(denoiser, torch.randn(x.shape, generator=gen).to(dev) * sigmas[0], sigmas,
-                                    operator=A, measurement=y, sampler="stochastic", generator=gen)
-                   for _ in range(2)]
-    stack = torch.stack(samples)
-    recons["diffusion_dc"] = stack.mean(0).clamp_min(0)
-    std = stack.std(0)[0, 0].cpu().numpy()
+        start = recons["zero_filled"].repeat(shots, 1, 1, 1)
+        noise = torch.randn(start.shape, generator=gen).to(dev)
+        stack = data_consistency(denoiser, start + sigmas[0] * noise, sigmas, operator=A,
+                                 measurement=y.expand(shots, *y.shape[1:]), sampler="stochastic", generator=gen)
+    recons["diffusion_dc"] = stack.mean(0, keepdim=True).clamp_min(0)
+    std = stack.std(0)[0].cpu().numpy()
 
     mets = {}
-    nfe = {"zero_filled": 0, "cs_tv": 0, "diffusion_dc": method_nfe("dc", n_steps, "stochastic")}
+    nfe = {"zero_filled": 0, "cs_tv": 0, "diffusion_dc": shots * method_nfe("dc", n_steps, "stochastic")}
     for m, est in recons.items():
         ms = slice_metrics(gt[None], est[0].cpu().numpy(), 1.0)
         mets[m] = {k: float(v[0]) for k, v in ms.items()}

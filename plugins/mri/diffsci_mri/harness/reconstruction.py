@@ -11,8 +11,10 @@ reconstruction reproduces: a fully sampled SENSE image scores only 33 dB against
 
 Methods: ``zero_filled`` (|inverse FFT of the zero-filled k-space|, SENSE-combined multi-coil), ``cs_tv`` and
 ``cs_wavelet`` (PDHG, :mod:`diffsci_mri.baselines.cs`, lambda tuned on training slices only),
-``diffusion_dc`` (data consistency on the denoised estimate, EDM stochastic sampler) and
-``diffusion_dps`` (Chung et al. 2023), both from the engine (:mod:`diffsci.guidance`).
+``diffusion_dc`` (data consistency on the denoised estimate, Euler sampler by default) and
+``diffusion_dps`` (Chung et al. 2023), both from the engine (:mod:`diffsci.guidance`), started from the
+zero-filled image noised to ``--sigma-start`` (:data:`DEFAULT_SIGMA_START`, inside the prior's training
+noise range) and reported as the mean of ``--shots`` posterior samples (their std is the uncertainty map).
 Metrics: fastMRI's NMSE, PSNR and SSIM per slice with the data range of the slice's volume, the
 number of denoiser evaluations (nfe) and wall seconds per slice.
 """
@@ -48,6 +50,12 @@ __all__ = ["run_reconstruction", "add_args", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[4] / "configs" / "mri_reconstruction.yaml"
 METHODS = ("zero_filled", "cs_tv", "cs_wavelet", "diffusion_dc", "diffusion_dps")
+#: First sigma of the diffusion methods when they start from the zero-filled image. It must lie in the
+#: bulk of the prior's training noise levels (ln sigma ~ N(P_mean, P_std^2)): sigma_max = 10 sits 2.7
+#: standard deviations out and a briefly trained prior denoises there worse than predicting zero.
+DEFAULT_SIGMA_START = 1.0
+#: Training steps of the --quick prior (a 16/32/64 UNet on 32 x 32 crops; ~3 it/s on one free core).
+QUICK_TRAIN_STEPS = 500
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -60,27 +68,34 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mask", choices=("random", "equispaced"), default="random")
     g.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     g.add_argument("--steps", type=int, default=None,
-                   help="diffusion_dc sampler steps (stochastic: 2N-1 NFE; default 50 -> 99, quick 6)")
-    g.add_argument("--dps-steps", type=int, default=None, help="diffusion_dps steps = NFE (default 100, quick 10)")
+                   help="diffusion_dc sampler steps (default 20, quick 10; NFE per sample: see --dc-sampler)")
+    g.add_argument("--dc-sampler", default="euler", choices=("euler", "heun", "stochastic"),
+                   help="engine sampler that integrates the data-consistent denoiser (euler: N NFE, heun and "
+                        "stochastic: 2N-1)")
+    g.add_argument("--dps-steps", type=int, default=None, help="diffusion_dps steps = NFE per sample (default 25, quick 10)")
     g.add_argument("--dps-step-size", type=float, default=None,
                    help="DPS zeta' (default: tuned on training slices; quick: 1.0)")
     g.add_argument("--max-slices", type=int, default=None, help="at most this many test slices per volume")
-    g.add_argument("--shots", type=int, default=None, help="posterior samples of the figure slice (std map)")
+    g.add_argument("--shots", type=int, default=None,
+                   help="posterior samples per slice: their mean is the reconstruction (MMSE), their std the "
+                        "uncertainty map; NFE per slice = shots x NFE per sample (default 4, quick 2)")
     g.add_argument("--multicoil", default="auto",
                    help="BART k-space (.cfl) of the multi-coil setting; 'auto': DATA/full.cfl; 'none': skip")
     g.add_argument("--cs-iters", type=int, default=None, help="PDHG iterations (default 300, quick 100)")
     g.add_argument("--batch", type=int, default=16, help="slices per diffusion batch")
     g.add_argument("--mc-masks", type=int, default=None, help="mask draws of the multi-coil setting (3, quick 1)")
-    g.add_argument("--init", choices=("noise", "zero_filled"), default="noise",
-                   help="diffusion start: pure noise at sigma_max, or the zero-filled image noised to --sigma-start")
+    g.add_argument("--init", choices=("noise", "zero_filled"), default="zero_filled",
+                   help="diffusion start: the zero-filled image noised to --sigma-start (default; Chung et al. "
+                        "2022, come-closer-diffuse-faster), or pure noise at --sigma-start")
     g.add_argument("--sigma-start", type=float, default=None,
-                   help="first sigma of the diffusion schedules (default: the config's sigma_max)")
+                   help="first sigma of the diffusion schedules (default: 1.0 with --init zero_filled, else "
+                        "the config's sigma_max)")
 
 
 def _quick_defaults(args) -> dict:
     q = args.quick
-    return {"steps": args.steps or (6 if q else 50), "dps_steps": args.dps_steps or (10 if q else 100),
-            "max_slices": args.max_slices or (2 if q else None), "shots": args.shots or (2 if q else 4),
+    return {"steps": args.steps or (10 if q else 20), "dps_steps": args.dps_steps or (10 if q else 25),
+            "max_slices": args.max_slices or (1 if q else None), "shots": args.shots or (2 if q else 4),
             "cs_iters": args.cs_iters or (100 if q else 300), "tune_slices": 2 if q else 8,
             "lambda_grid": [1e-3, 3e-3] if q else [3e-4, 1e-3, 2e-3, 4e-3, 8e-3],
             "dps_grid": [1.0] if q else [0.3, 1.0, 3.0], "mc_masks": args.mc_masks or (1 if q else 3), "cg_iters": 10 if q else 30}
@@ -138,7 +153,7 @@ def _cs(A, y, lam, sparsity, iters, constraint="nonneg"):
 
 
 def _diffusion(method: str, denoiser, A, y, shape, sigmas, gen, *, dps_step: float, shots: int = 1,
-               init: torch.Tensor | None = None):
+               init: torch.Tensor | None = None, sampler: str = "euler"):
     """Posterior mean over ``shots`` samples (and the std map), by the engine's samplers.
 
     ``init`` (B, 1, H, W): start from ``init + sigmas[0] * noise`` instead of pure noise, i.e. enter
@@ -146,7 +161,7 @@ def _diffusion(method: str, denoiser, A, y, shape, sigmas, gen, *, dps_step: flo
     diffuse-faster"); otherwise x_T ~ N(0, sigma_max^2 I).
     """
     fn = data_consistency if method == "dc" else dps
-    kw = {"sampler": "stochastic"} if method == "dc" else {"step_size": dps_step}
+    kw = {"sampler": sampler} if method == "dc" else {"step_size": dps_step}
     if init is None:
         res = multishot(fn, denoiser, shape, sigmas, operator=A, measurement=y, shots=shots, generator=gen, **kw)
         return res.mean.detach(), res.std.detach()
@@ -182,7 +197,7 @@ def run_reconstruction(args: argparse.Namespace) -> dict:
             denoiser, pcfg = load_prior(args.prior, dev)
             report.notes.append(f"prior loaded from {args.prior}")
         else:
-            pcfg = quick_config(base, out_dir=str(out / "prior")) if args.quick else base
+            pcfg = quick_config(base, out_dir=str(out / "prior"), steps=QUICK_TRAIN_STEPS) if args.quick else base
             if args.train_steps:
                 pcfg = pcfg.model_copy(update={"train": pcfg.train.model_copy(update={"steps": args.train_steps})})
             crop = pcfg.data.params.get("crop")
@@ -199,13 +214,17 @@ def run_reconstruction(args: argparse.Namespace) -> dict:
     else:
         sampling = base.sampling
     schedule = get_schedule(sampling.schedule)
-    s_max = args.sigma_start or sampling.sigma_max
+    s_max = args.sigma_start or (DEFAULT_SIGMA_START if args.init == "zero_filled" else sampling.sigma_max)
     sig_dc = schedule(q["steps"], sampling.sigma_min, s_max, dtype=torch.float32, device=dev)
     sig_dps = schedule(q["dps_steps"], sampling.sigma_min, s_max, dtype=torch.float32, device=dev)
     report.extra["diffusion"] = {"init": args.init, "sigma_max": s_max, "sigma_min": sampling.sigma_min,
-                                 "schedule": sampling.schedule, "dc_sampler": "stochastic (EDM Alg. 2, S_churn 40)"}
-    nfe = {"zero_filled": 0, "cs_tv": 0, "cs_wavelet": 0, "diffusion_dc": method_nfe("dc", q["steps"], "stochastic"),
-           "diffusion_dps": method_nfe("dps", q["dps_steps"])}
+                                 "schedule": sampling.schedule, "dc_sampler": args.dc_sampler,
+                                 "dc_steps": q["steps"], "dps_steps": q["dps_steps"], "shots": q["shots"],
+                                 "estimate": f"mean of {q['shots']} posterior samples"}
+    # NFE per slice: every posterior sample costs the sampler's NFE
+    nfe = {"zero_filled": 0, "cs_tv": 0, "cs_wavelet": 0,
+           "diffusion_dc": q["shots"] * method_nfe("dc", q["steps"], args.dc_sampler),
+           "diffusion_dps": q["shots"] * method_nfe("dps", q["dps_steps"])}
     report.extra["nfe"] = nfe
 
     # --- data: test slices by volume, training slices for tuning ------------------------------------
@@ -274,8 +293,11 @@ def _init(args, prob: Problem) -> torch.Tensor | None:
     return prob.A.pinv(prob.y).clamp_min(0).reshape(prob.shape)
 
 
-def _run_methods(args, q, R, prob: Problem, denoiser, sig_dc, sig_dps, tuned, gen, timer) -> dict:
-    """Every method on one batch; returns method -> magnitude image (B, 1, H, W)."""
+def _run_methods(args, q, R, prob: Problem, denoiser, sig_dc, sig_dps, tuned, gen, timer, stds=None) -> dict:
+    """Every method on one batch; returns method -> magnitude image (B, 1, H, W).
+
+    Diffusion methods return the mean of ``q["shots"]`` posterior samples; their per-pixel std goes
+    into ``stds`` (method -> (B, 1, H, W)) when a dict is given."""
     outs = {}
     for m in args.methods:
         with timer(m):
@@ -290,9 +312,12 @@ def _run_methods(args, q, R, prob: Problem, denoiser, sig_dc, sig_dps, tuned, ge
                 step = tuned.get(f"dps_{R}x", {}).get("step_size", 1.0)
                 with torch.no_grad() if kind == "dc" else torch.enable_grad():
                     init = _init(args, prob)
-                    est, _ = _diffusion(kind, denoiser, prob.A, prob.y, prob.shape, sig_dc if kind == "dc" else sig_dps,
-                                        gen, dps_step=step, init=init)
+                    est, sd = _diffusion(kind, denoiser, prob.A, prob.y, prob.shape,
+                                         sig_dc if kind == "dc" else sig_dps, gen, dps_step=step, init=init,
+                                         shots=q["shots"], sampler=args.dc_sampler)
                 outs[m] = est.clamp_min(0)                   # magnitude images are non-negative
+                if stds is not None:
+                    stds[m] = sd
     return outs
 
 
@@ -311,12 +336,13 @@ def _single_coil_setting(args, q, R, volumes, denoiser, sig_dc, sig_dps, tuned, 
             x = torch.from_numpy(imgs[lo:lo + args.batch])[:, None].to(dev)
             y = A(x)
             prob = Problem(A, y, A, "nonneg", ifft2c(y).abs(), tuple(x.shape))
-            outs = _run_methods(args, q, R, prob, denoiser, sig_dc, sig_dps, tuned, gen, timer)
+            stds: dict = {}
+            outs = _run_methods(args, q, R, prob, denoiser, sig_dc, sig_dps, tuned, gen, timer, stds)
             gt = x[:, 0].cpu().numpy()
             _collect(per_metric, gt, outs, vol_max)
             n_total += x.shape[0]
             if v == 0 and lo == 0:
-                _figure(args, q, prob, gt[0], outs, denoiser, sig_dc, gen, report, out,
+                _figure(args, q, gt[0], outs, stds, report, out,
                         f"{setting}: {Path(path).name} slice {idx[0]}", f"reconstruction_{setting}.png")
     _add_rows(report, setting, per_metric, timer, n_total, nfe)
 
@@ -377,11 +403,12 @@ def _multicoil_setting(args, q, R, path, denoiser, sig_dc, sig_dps, tuned, nfe, 
         zf_t = torch.from_numpy((zf * scale).astype(np.float32))[None, None].to(dev)
         prob = Problem(A, y, A_cs, "complex", zf_t, (1, 1) + k.shape[-2:])
         gen = torch.Generator(device="cpu").manual_seed(stable_seed("sample", path.name, R, args.seed, draw))
-        outs = _run_methods(args, q, R, prob, denoiser, sig_dc, sig_dps, tuned, gen, timer)
+        stds: dict = {}
+        outs = _run_methods(args, q, R, prob, denoiser, sig_dc, sig_dps, tuned, gen, timer, stds)
         gt = (full * scale)[None]
         _collect(per_metric, gt, outs, float(gt.max()))
         if draw == 0 and R == args.accelerations[0]:
-            _figure(args, q, prob, gt[0], outs, denoiser, sig_dc, gen, report, out,
+            _figure(args, q, gt[0], outs, stds, report, out,
                     f"{setting}: {path.name} (|ESPIRiT combination|)", f"reconstruction_{setting}.png")
     _add_rows(report, setting, per_metric, timer, q["mc_masks"], nfe)
     report.extra.setdefault("multicoil", {})[setting] = {
@@ -401,16 +428,12 @@ def _add_rows(report, setting, per_metric, timer, n, nfe):
         report.add_row(m, setting, "seconds_per_slice", timer.seconds.get(m, math.nan) / max(n, 1), None, n)
 
 
-def _figure(args, q, prob: Problem, gt: np.ndarray, outs, denoiser, sig_dc, gen, report, out, title, name):
-    """The figure of one slice: every method, |error| maps, and the std of ``shots`` DC samples."""
+def _figure(args, q, gt: np.ndarray, outs, stds, report, out, title, name):
+    """The figure of one slice: every method, |error| maps, and the std of the DC posterior samples."""
     std = None
-    if denoiser is not None and "diffusion_dc" in args.methods and q["shots"] > 1:
-        y1 = prob.y[:1]
-        with torch.no_grad():
-            init = _init(args, prob)
-            _, s = _diffusion("dc", denoiser, prob.A, y1, (1,) + tuple(prob.shape[1:]), sig_dc, gen, dps_step=1.0,
-                              shots=q["shots"], init=None if init is None else init[:1])
-        std = s[0, 0].cpu().numpy()
+    if q["shots"] > 1:
+        sd = stds.get("diffusion_dc", stds.get("diffusion_dps"))
+        std = None if sd is None else sd[0, 0].cpu().numpy()
     recons, mets = {}, {}
     for m, est in outs.items():
         img = est[0, 0].cpu().numpy()

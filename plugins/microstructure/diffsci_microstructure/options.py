@@ -1,0 +1,45 @@
+"""Command-line options of the ``generation`` and ``reconstruction`` harnesses.
+
+Kept apart from :mod:`.harness` so that building ``diffsci evaluate``'s parser (and ``import
+diffsci_microstructure``) does not import the harness, torch models or the metrics libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_harness_args"]
+
+
+def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None,
+                   help="trained prior (run folder or checkpoint); default: runs/microstructure_berea when it "
+                        "exists; --quick trains a tiny prior on the spot")
+    p.add_argument("--weights", choices=("ema", "raw"), default="ema",
+                   help="EMA weights (default) or the raw trained ones (better for short runs)")
+    p.add_argument("--voxel-size", type=float, default=None, help="metres (default: the file's, else Berea's 5.345e-6)")
+    p.add_argument("--size", type=int, default=None, help="side of the compared cubes (default 64; quick 32)")
+    p.add_argument("--n", type=int, default=None, help="volumes per method (default 12; quick 2)")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the config's; quick 6)")
+    p.add_argument("--sampler", default=None, help="sampler (default: the config's, dpmpp_2m)")
+    p.add_argument("--tile", type=int, default=None, help="tile side for tiled denoising (default: the patch size)")
+    p.add_argument("--overlap", type=float, default=None, help="tile overlap fraction (default 0.5; quick 0.25)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale for conditioned sampling (default: the config's)")
+    p.add_argument("--prior-steps", type=int, default=None, help="--quick only: training steps of the tiny prior")
+    if task == "generation":
+        p.add_argument("--targets", default=None,
+                       help="porosity-control targets, comma separated (default 0.12,0.16,0.20,0.24,0.28)")
+        p.add_argument("--n-control", type=int, default=None, help="volumes per target (default 6; quick 2)")
+        p.add_argument("--control-size", type=int, default=None, help="side of the control volumes (default: tile)")
+        p.add_argument("--control-guidance", default=None,
+                       help="guidance scales of the porosity sweep, comma separated; the first one is judged "
+                            "against the target (default: --guidance)")
+        p.add_argument("--perm-size", type=int, default=None,
+                       help="also measure real sub-volumes of this side for the published comparison "
+                            "(default 128; 0 = skip; quick 0)")
+        p.add_argument("--no-matched", action="store_true",
+                       help="skip the variant conditioned on each real sub-volume's porosity")
+    else:
+        p.add_argument("--slices", default="0:mid",
+                       help="measured planes as AXIS:INDEX, comma separated; 'mid' = the middle (default 0:mid)")
