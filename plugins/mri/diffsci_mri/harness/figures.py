@@ -16,6 +16,20 @@ def _plt():
     return plt
 
 
+def _finish(plt, fig, axes, title: str, path: str | Path) -> Path:
+    """No ticks, the title, and the figure written to ``path`` (parents created)."""
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def reconstruction_figure(path: str | Path, gt: np.ndarray, recons: dict[str, np.ndarray],
                           std: np.ndarray | None = None, title: str = "",
                           metrics: dict[str, dict[str, float]] | None = None, err_scale: float = 0.2) -> Path:
@@ -45,17 +59,8 @@ def reconstruction_figure(path: str | Path, gt: np.ndarray, recons: dict[str, np
         axes[0, j].set_title(label, fontsize=8)
         im = axes[1, j].imshow(np.abs(img - gt).T, cmap="magma", vmin=0, vmax=err_scale * vmax, origin="lower")
         axes[1, j].set_title(f"|error| {name}", fontsize=8)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
     fig.colorbar(im, ax=axes[1, :].tolist(), fraction=0.02, pad=0.01)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, axes, title, path)
 
 
 def anomaly_figure(path: str | Path, images: list[np.ndarray], maps: list[np.ndarray], masks: list[np.ndarray],
@@ -73,13 +78,4 @@ def anomaly_figure(path: str | Path, images: list[np.ndarray], maps: list[np.nda
         if m.any():
             axes[1, j].contour(m.T.astype(float), levels=[0.5], colors="c", linewidths=0.5, origin="lower")
         axes[1, j].set_title("anomaly map", fontsize=8)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, axes, title, path)
