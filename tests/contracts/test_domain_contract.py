@@ -63,5 +63,5 @@ def test_example_round_trips_through_writers_and_readers(domain, tmp_path):
 def test_unknown_suffix_is_a_clear_error(domain, tmp_path):
     if not domain.readers:
         pytest.skip(f"{domain.name} has no readers")
-    with pytest.raises(ValueError, match=rf"cannot read this format.*supported"):
+    with pytest.raises(ValueError, match=r"cannot read this format.*supported"):
         domain.reader_for(tmp_path / "file.unknown-format")

@@ -15,7 +15,6 @@ sigma by about (sigma_i - sigma_{i+1}) / (2 sigma_{i+1}); a multi-shot average t
 than one denoiser call. A constant denoiser bias eps must move the harness's sample by O(eps).
 """
 
-import numpy as np
 import pytest
 import torch
 
