@@ -113,7 +113,7 @@ def test_npy_round_trip_with_sidecar(tmp_path, signal):
 
 
 def test_edf_read(tmp_path, signal):
-    pyedflib = pytest.importorskip("pyedflib")
+    import pyedflib
     path = tmp_path / "s.edf"
     with pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS) as w:
         heads = [{"label": n, "dimension": "mV", "sample_frequency": 250, "physical_max": 3.0,
