@@ -9,7 +9,7 @@ from diffsci.report import Report
 from diffsci_biosignal import domain
 from diffsci.metrics import auroc, average_precision
 from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision,
-                                               record_normalise, subsample_beats)
+                                               record_fisher, record_normalise, subsample_beats)
 
 
 def test_fast_bootstrap_metrics_equal_the_engine_metrics_with_ties():
@@ -33,6 +33,25 @@ def test_detection_rows_match_hand_computed_auroc():
     assert "N_vs_S" not in out                                   # no S beats: no row
     # AP: ranked 4 (V), 3 (N), 2.5 (V) -> precision at the V hits: 1/1, 2/3 -> AP = (1 + 2/3) / 2
     assert r.get("m", "N_vs_V", "ap")["mean"] == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_record_fisher_is_invariant_to_record_scale_and_adds_evidence():
+    rng = np.random.default_rng(1)
+    rec = np.repeat(np.array(["a", "b"]), 300)
+    shape, rhythm = rng.standard_normal(600), rng.standard_normal(600)
+    shape[[5, 305]] += 6.0                                       # one shape outlier per record
+    rhythm[[7, 307]] += 6.0                                      # one rhythm outlier per record
+    s = record_fisher([shape, rhythm], rec)
+    # a monotone map per record (offset 100 and scale 50 in record b; exp in a) changes nothing: ranks only
+    shape2 = np.where(rec == "a", np.exp(shape), 100 + 50 * shape)
+    np.testing.assert_allclose(record_fisher([shape2, rhythm], rec), s)
+    # either kind of outlier alone (p = 2/301: the beat is in its own reference) lifts the statistic above the
+    # chi^2_4 95 % point (9.49), whatever the other score says: -2 ln(2/301) = 10.03
+    assert (s[[5, 7, 305, 307]] > 9.49).all() and (s > 9.49).mean() < 0.08
+    # the null distribution: for independent uniform ranks the statistic is chi^2 with 4 dof (mean 4)
+    assert abs(s.mean() - 4.0) < 0.3
+    # the smallest p-value is 2 / (n + 1) (the top beat is counted in its own reference)
+    assert record_fisher([shape], rec).max() == pytest.approx(-2 * np.log(2 / 301))
 
 
 def test_record_normalisation_removes_per_record_offsets():
@@ -83,7 +102,16 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     rows = {(r["method"], r["setting"], r["metric"]) for r in rep["rows"]}
     assert ("diffusion_recon", "N_vs_V", "auroc") in rows and ("pca", "N_vs_all", "ap") in rows
     assert ("diffusion_nll_rn", "N_vs_all", "auroc") in rows
+    assert ("diffusion_recon_rr_fisher", "N_vs_all", "auroc") in rows and ("template_rr_fisher", "N_vs_V", "ap") in rows
     assert (tmp_path / "anomaly" / "scores.csv").exists()
+    assert rep["split"] == "test" and "201" in rep["train_records"]
+    # the validation split scores two training records with a prior that never saw them
+    args = _args(tmp_path / "val", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",
+                                               "--max-abnormal", "10", "--train-steps", "2", "--scores", "recon",
+                                               "--split", "validation"])
+    val = domain.harnesses["anomaly"](args)
+    assert val["test_records"] == ["201", "208"] and not {"201", "208"} & set(val["train_records"])
+    assert not set(val["train_records"]) & set(rep["test_records"])
 
 
 @pytest.mark.slow

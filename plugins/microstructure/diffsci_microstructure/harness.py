@@ -13,6 +13,7 @@ from diffsci.config import DataConfig, DiffusionConfig, ExperimentConfig, Sampli
 from diffsci.report import Report
 from diffsci.utils import resolve_device
 
+from .control import calibrate_porosity
 from .data import MicrostructureData, default_data_path, load_pore_volume, random_subvolumes, split_region
 from .evaluation import PUBLISHED, SCALARS, compare, describe
 from .figures import generation_figure, slices_figure
@@ -188,7 +189,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     csize = args.control_size or tile
     scales = ([float(w) for w in args.control_guidance.split(",")] if getattr(args, "control_guidance", None)
               else [s["guidance"]])
-    control = {"targets": targets, "achieved": [], "size": csize, "guidance": scales[0], "by_scale": {}}
+    control = {"targets": targets, "achieved": [], "size": csize, "guidance": scales[0], "by_scale": {},
+               "calibrated": {}}
+    calibrate = not getattr(args, "no_calibrate_control", False)
+    ctl_cal = None
     t = time.perf_counter()
     for si, w in enumerate(scales):
         cmethod = f"diffusion_cfg{w:g}"
@@ -214,6 +218,34 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         if si == 0:
             control["achieved"] = achieved
             ctl = float(np.mean(np.concatenate(errors)))
+        if calibrate:
+            # calibrated condition (control.py): fit the model's response on other seeds, then ask for c(target)
+            def sample(c, j, w=w):
+                return [porosity(x > 0) for x in generate_volumes(
+                    denoiser, n_ctl, csize, porosity=c, guidance=w, return_model_units=True,
+                    **{**gen_kw, "seed": args.seed + 300 + j})]
+            try:
+                cal = calibrate_porosity(sample)
+            except ValueError as e:                          # e.g. an untrained prior ignores its condition
+                control["calibrated"][w] = {"error": str(e)}
+                report.notes.append(f"calibrated control at scale {w:g} skipped: {e}")
+                continue
+            cerrors, cachieved = [], []
+            for j, target in enumerate(targets):
+                c = float(cal.condition_for(target))
+                xs = generate_volumes(denoiser, n_ctl, csize, porosity=c, guidance=w, return_model_units=True,
+                                      **{**gen_kw, "seed": args.seed + 100 + j})
+                ach = np.array([porosity(x > 0) for x in xs])
+                cachieved.append(ach.tolist())
+                cerrors.append(np.abs(ach - target))
+                report.add(f"{cmethod}_calibrated", f"target={target:.2f} ({csize}^3)", "porosity", ach)
+            report.add(f"{cmethod}_calibrated", f"all targets ({csize}^3)", "control_error", np.concatenate(cerrors))
+            report.add(f"{cmethod}_calibrated", f"all targets, mean per target ({csize}^3)", "control_error",
+                       [abs(np.mean(a) - tt) for tt, a in zip(targets, cachieved)])
+            control["calibrated"][w] = {**cal.as_dict(), "asked": [float(cal.condition_for(tt)) for tt in targets],
+                                        "achieved": cachieved}
+            if si == 0:
+                ctl_cal = float(np.mean(np.concatenate(cerrors)))
     timings["control"] = time.perf_counter() - t
 
     # 5. real sub-volumes at the published sizes (permeability on 128^3)
@@ -245,6 +277,9 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         val = ctl if key == "control_error" else main.get(key, float("nan"))
         ok = bool(val >= 1.0) if thr is None else bool(val < thr)
         verdict[name] = {"value": val, "threshold": thr, "met": ok}
+    if ctl_cal is not None:
+        verdict["porosity-control error below 0.005, calibrated condition"] = {
+            "value": ctl_cal, "threshold": 0.005, "met": bool(ctl_cal < 0.005)}
     report.extra["targets"] = verdict
     report.extra["comparisons"] = comparisons
     report.extra["s2"] = {"r": list(range(real.s2_radial.shape[1])), "real": real.mean_s2().tolist(),
@@ -284,6 +319,9 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         f"(scale {s['guidance']}); a single sub-volume's porosity fluctuates, so the spread is part of it. "
         "The _quantile variant thresholds the same samples at their (1 - target) quantile instead of 0: "
         "porosity exact by construction (up to ties), shown for users who need it, not as the model's control.",
+        "The _calibrated variant asks for the condition c(target) from a line fitted to the model's own response "
+        "(logit achieved vs logit asked, 5 conditions 0.08-0.32, other seeds; control.py): it removes the "
+        "control's bias, not the sample-to-sample spread.",
     ]
     return report.write(out)
 

@@ -35,6 +35,8 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--control-guidance", default=None,
                        help="guidance scales of the porosity sweep, comma separated; the first one is judged "
                             "against the target (default: --guidance)")
+        p.add_argument("--no-calibrate-control", action="store_true",
+                       help="skip the calibrated-condition variant of the porosity sweep (control.py)")
         p.add_argument("--perm-size", type=int, default=None,
                        help="also measure real sub-volumes of this side for the published comparison "
                             "(default 128; 0 = skip; quick 0)")

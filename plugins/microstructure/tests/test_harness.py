@@ -44,6 +44,8 @@ def test_generation_report_is_complete(tmp_path, data):
         for metric in ("porosity", "s2_mae_rel", "specific_surface", "permeability_md", "euler", "seam_s2_mae_rel"):
             assert (method, metric) in rows, (method, metric)
     assert ("diffusion_cfg1", "control_error") in rows
+    cal = report["control"]["calibrated"][1.0]                   # a 2-step prior may ignore its condition
+    assert ("diffusion_cfg1_calibrated", "control_error") in rows if "slope" in cal else "increase" in cal["error"]
     assert ("published_gan", "permeability_md") in rows and ("published_real", "porosity") in rows
     real_phi = next(r for r in report["rows"] if r["method"] == "real" and r["metric"] == "porosity")
     assert 0.15 < real_phi["mean"] < 0.45 and real_phi["n"] == 2

@@ -16,6 +16,10 @@ Scores (higher = more anomalous):
   (:func:`diffsci.likelihood.log_likelihood`), on at most ``--nll-max`` beats;
 - ``diffusion_recon_rr``: log(diffusion_recon) + 2.5 log(local RR / preceding RR): the prior's morphology
   score plus prematurity (the RR intervals come from the R positions, not from labels);
+- ``diffusion_recon_rr_fisher``: Fisher's combination -2 (ln p_shape + ln p_rhythm) of the conformal p-values
+  (:class:`diffsci.anomaly.Calibrator`) of ``diffusion_recon`` and of the prematurity, each against the beats
+  of the same record (unlabelled, mostly normal): no weight to tune, and the patient-to-patient offset of the
+  morphology score cancels; ``template_rr_fisher`` is the same with the template score (no model);
 - baselines: ``template`` (squared distance of the beat, +-0.3 s, to the mean normal training beat),
   ``pca`` (residual of the +-0.3 s beat after projection on the first 16 principal components of the normal
   training beats), ``rr_prematurity`` (local RR / preceding RR).
@@ -52,14 +56,17 @@ from ..mitdb import BeatSet, load_beats, mitdb_records, record_split
 from ..windows import fold, unfold
 from .common import ecg_root, experiment, parse_list, say, set_threads, train_or_load
 
-__all__ = ["run", "add_args", "subsample_beats", "record_normalise", "detection_rows", "prematurity",
-           "fast_auroc", "fast_average_precision"]
+__all__ = ["run", "add_args", "subsample_beats", "record_normalise", "record_fisher", "detection_rows",
+           "prematurity", "fast_auroc", "fast_average_precision", "VALIDATION_RECORDS"]
 
 SCORES = ("recon", "elbo", "nll")
 RECON_SIGMAS = (2.5,)
 RECON_REPEATS = 4
 BEAT_HALF_WIDTH_S = 0.3
 RR_WEIGHT = 2.5
+# --split validation: two TRAINING records held out from the prior, chosen because they hold every abnormal
+# class in numbers (201: S, V, F and runs of atrial fibrillation; 208: 992 V and 373 F beats)
+VALIDATION_RECORDS = ("201", "208")
 QUICK = {"max_normal": 300, "max_abnormal": 300, "nll_max": 100, "elbo_steps": 8,
          "model": {"model": {"channels": [32, 64, 64], "num_res_blocks": 1, "attention_levels": [False, False, False]},
                    "train": {"steps": 400, "batch_size": 32, "warmup_steps": 40, "ema_decay": 0.98,
@@ -77,6 +84,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=None, help="folder of the trained prior (default OUT/models)")
     p.add_argument("--checkpoint", default=None, help="use this trained prior of N beats")
     p.add_argument("--batch", type=int, default=256, help="scoring batch size")
+    p.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="test: prior on the training records, scored on the test records (the benchmark); "
+                        "validation: prior on the training records but " + " and ".join(VALIDATION_RECORDS)
+                        + ", scored on those two (for choosing score settings; never look at test for that)")
     p.add_argument("--no-progress", action="store_true", help="no training progress bar")
 
 
@@ -122,6 +133,28 @@ def record_normalise(scores: np.ndarray, records: np.ndarray) -> np.ndarray:
         med = np.median(s)
         mad = 1.4826 * np.median(np.abs(s - med))
         out[m] = (s - med) / (mad if mad > 0 else 1.0)
+    return out
+
+
+def record_fisher(parts: list[np.ndarray], records: np.ndarray) -> np.ndarray:
+    """Fisher's combination -2 sum_j ln p_j of per-record conformal p-values (higher = more anomalous).
+
+    Each score in ``parts`` (higher = more anomalous) is turned into p_j(s) = (1 + #{beats of the same
+    record with score >= s}) / (n_record + 1) (:class:`diffsci.anomaly.Calibrator`, the record's own beats
+    as the reference: no labels). Under independence and normality -2 sum ln p_j is chi^2 with 2J degrees
+    of freedom (Fisher 1925); here it is used as a rank-based, scale-free way to add evidence of different
+    units (a residual in mV^2, a ratio of RR intervals).
+
+    >>> s = record_fisher([np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])], np.array(list("aaa")))
+    >>> np.round(s, 4).tolist()                    # p = (1, 3/4, 1/2) and (1/2, 3/4, 1)
+    [1.3863, 1.1507, 1.3863]
+    """
+    from diffsci.anomaly import Calibrator
+    out = np.zeros(len(records), dtype=np.float64)
+    for r in np.unique(records):
+        m = records == r
+        for s in parts:
+            out[m] -= 2.0 * np.log(Calibrator(s[m]).p_value(s[m]))
     return out
 
 
@@ -219,6 +252,13 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
 
     train_recs, test_recs = record_split(mitdb_records(root))
+    if args.split == "validation":
+        missing = [r for r in VALIDATION_RECORDS if r not in train_recs]
+        if missing:
+            raise ValueError(f"{root}: validation records {', '.join(missing)} are not among the training records "
+                             f"({', '.join(train_recs)})")
+        test_recs = list(VALIDATION_RECORDS)
+        train_recs = [r for r in train_recs if r not in VALIDATION_RECORDS]
     cfg = experiment("anomaly", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
                      out / "models") / "prior_normal", quick_overrides=q.get("model"),
                      overrides={"train": {"steps": args.train_steps}} if args.train_steps else None)
@@ -242,6 +282,7 @@ def run(args: argparse.Namespace) -> dict:
         "template": np.mean((test.x[:, 0, beat] - normal.x[:, 0, beat].mean(0)) ** 2, axis=1),
         "pca": _pca_scores(normal.x[:, 0, beat], test.x[:, 0, beat], seed=args.seed),
         "rr_prematurity": prematurity(test.rr_local, test.rr_prev)}
+    scores["template_rr_fisher"] = record_fisher([scores["template"], scores["rr_prematurity"]], test.record)
     seconds: dict[str, float] = {}
     maps = recon = None
     if "recon" in kinds:
@@ -255,6 +296,8 @@ def run(args: argparse.Namespace) -> dict:
         maps, recon = torch.cat(mparts).numpy()[:, 0], torch.cat(rparts).numpy()[:, 0]
         scores["diffusion_recon"] = maps[:, beat].mean(1).astype(np.float64)
         scores["diffusion_recon_rr"] = np.log(scores["diffusion_recon"]) + RR_WEIGHT * np.log(scores["rr_prematurity"])
+        scores["diffusion_recon_rr_fisher"] = record_fisher([scores["diffusion_recon"], scores["rr_prematurity"]],
+                                                            test.record)
         seconds["diffusion_recon"] = time.perf_counter() - t0
     if "elbo" in kinds:
         t0 = time.perf_counter()
@@ -280,7 +323,8 @@ def run(args: argparse.Namespace) -> dict:
         lab, recs = (test.label[nll_idx], test.record[nll_idx]) if method == "diffusion_nll" else \
             (test.label, test.record)
         results[method] = detection_rows(report, method, s, lab, rng)
-        results[method + "_rn"] = detection_rows(report, method + "_rn", record_normalise(s, recs), lab, rng)
+        if not method.endswith("_fisher"):                   # those are per-record already
+            results[method + "_rn"] = detection_rows(report, method + "_rn", record_normalise(s, recs), lab, rng)
 
     if maps is not None:
         rows = []
@@ -302,7 +346,7 @@ def run(args: argparse.Namespace) -> dict:
         for i in range(len(test)):
             w.writerow([test.record[i], int(test.sample[i]), AAMI_CLASSES[test.label[i]]]
                        + [f"{full[m][i]:.6g}" for m in names])
-    report.extra.update({"train_records": train_recs, "test_records": test_recs, "n_train_normal": len(normal),
+    report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs, "n_train_normal": len(normal),
                          "test_counts": test.counts(), "test_counts_all": test_all.counts(), "model": info,
                          "score_seconds_per_beat": {m: s / max(1, len(test) if m != "diffusion_nll" else len(nll_idx))
                                                     for m, s in seconds.items()},
