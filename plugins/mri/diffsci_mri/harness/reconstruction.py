@@ -45,6 +45,7 @@ from ..metrics import psnr, slice_metrics
 from .common import PaddedDenoiser, Timer, stable_seed, unet_multiple
 from .figures import reconstruction_figure
 from .prior import load_prior, quick_config, train_prior
+from .tuning import tune as tune_grid
 
 __all__ = ["run_reconstruction", "add_args", "DEFAULT_CONFIG"]
 
@@ -266,21 +267,19 @@ def _tune(args, q, tune: np.ndarray, denoiser, sig_dps, dev) -> dict:
         for method, sparsity in (("cs_tv", "tv"), ("cs_wavelet", "wavelet")):
             if method not in args.methods:
                 continue
-            scores = {lam: psnr(tune, _cs(A, y, lam, sparsity, q["cs_iters"])[:, 0].cpu().numpy(), maxval)
-                      for lam in q["lambda_grid"]}
-            best = max(scores, key=scores.get)
+            best, scores = tune_grid(q["lambda_grid"], lambda lam, sparsity=sparsity: psnr(
+                tune, _cs(A, y, lam, sparsity, q["cs_iters"])[:, 0].cpu().numpy(), maxval))
             tuned[f"{method}_{R}x"] = {"lambda": best, "train_psnr": scores}
         if "diffusion_dps" in args.methods and denoiser is not None:
             if args.dps_step_size is not None or len(q["dps_grid"]) == 1:
                 tuned[f"dps_{R}x"] = {"step_size": args.dps_step_size or q["dps_grid"][0], "train_psnr": {}}
             else:
-                scores = {}
-                for z in q["dps_grid"]:
+                def dps_score(z):
                     g = torch.Generator(device="cpu").manual_seed(stable_seed("dps-tune", R))
                     init = None if args.init == "noise" else A.pinv(y).clamp_min(0)
                     est, _ = _diffusion("dps", denoiser, A, y, x.shape, sig_dps, g, dps_step=z, init=init)
-                    scores[z] = psnr(tune, est.detach().clamp_min(0)[:, 0].cpu().numpy(), maxval)
-                best = max(scores, key=scores.get)
+                    return psnr(tune, est.detach().clamp_min(0)[:, 0].cpu().numpy(), maxval)
+                best, scores = tune_grid(q["dps_grid"], dps_score)
                 tuned[f"dps_{R}x"] = {"step_size": best, "train_psnr": scores}
     return tuned
 
