@@ -52,7 +52,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                      tile: int | None = None, overlap: float = 0.5, periodic: bool = True, shift: str = "none",
                      sampler: str = "dpmpp_2m", steps: int = 20, sigma_min: float = 0.002,
                      sigma_max: float = 80.0, seed: int = 0, device="cpu", batch: int = 1,
-                     max_batch: int = 16, return_model_units: bool = False, callback=None) -> np.ndarray:
+                     max_batch: int = 16, return_model_units: bool = False, callback=None,
+                     progress: str | None = None) -> np.ndarray:
     """Draw ``n`` volumes of side ``size`` (int: a cube of the model's spatial rank) as pore masks.
 
     Args:
@@ -62,6 +63,7 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
         guidance: classifier-free guidance scale (1 = the conditional model).
         tile: patch size for tiled denoising (None: the whole volume in one network call).
         batch: volumes per sampler call.
+        progress: a label shows a tqdm bar over (volume, step) pairs; None: silent.
     Returns:
         (n, *size) bool (or float model units with ``return_model_units``).
     """
@@ -73,15 +75,22 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                       max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
     targets = None if porosity is None else np.broadcast_to(np.asarray(porosity, dtype=np.float64), (n,))
+    from tqdm.auto import tqdm
     out = []
-    for i in range(0, n, batch):
-        b = min(batch, n - i)
-        x = torch.randn((b, 1, *shape), generator=gen).to(device) * sigmas[0]
-        cond = porosity_cond(None if targets is None else targets[i:i + b], b, device)
-        with torch.no_grad():
-            x0 = get_sampler(sampler)(d, x, sigmas, cond=cond, callback=callback,
-                                      generator=gen if sampler in ("stochastic", "euler_maruyama") else None)
-        out.append(x0[:, 0].cpu().numpy() if return_model_units else from_model(x0[:, 0]))
+    with tqdm(total=n * steps, desc=progress, unit="step", disable=progress is None, leave=False) as bar:
+        for i in range(0, n, batch):
+            b = min(batch, n - i)
+            x = torch.randn((b, 1, *shape), generator=gen).to(device) * sigmas[0]
+            cond = porosity_cond(None if targets is None else targets[i:i + b], b, device)
+
+            def step(*a, b=b):
+                bar.update(b)
+                if callback is not None:
+                    callback(*a)
+            with torch.no_grad():
+                x0 = get_sampler(sampler)(d, x, sigmas, cond=cond, callback=step,
+                                          generator=gen if sampler in ("stochastic", "euler_maruyama") else None)
+            out.append(x0[:, 0].cpu().numpy() if return_model_units else from_model(x0[:, 0]))
     return np.concatenate(out)
 
 

@@ -74,7 +74,8 @@ def load_or_train_prior(args, data: MicrostructureData, out: Path, device):
     from .data import make_dataset
     params = MicrostructureData.model_validate(cfg.data.params)
     result = train(cfg, dataset=make_dataset(params, "train"), val_dataset=make_dataset(params, "val"),
-                   device=device, progress=False, resume=(run_dir / "latest").exists())
+                   device=device, progress=not getattr(args, "no_progress", False),
+                   resume=(run_dir / "latest").exists())
     denoiser, cfg = load_denoiser(result.run_dir, device=device, ema=ema)
     return denoiser, cfg, {"checkpoint": str(result.run_dir), "trained_here": True, "train_steps": result.step,
                            "weights": "ema" if ema else "raw",
@@ -137,13 +138,16 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     # 2. generated: unconditional, and (full mode) conditioned on each real sub-volume's porosity
     gen_kw = dict(tile=tile, overlap=s["overlap"], sampler=s["sampler"], steps=s["steps"], device=device,
                   seed=args.seed)
+    bars = not getattr(args, "no_progress", False)
     t = time.perf_counter()
-    gen_sets = {"diffusion": generate_volumes(denoiser, n, size, **gen_kw)}
+    gen_sets = {"diffusion": generate_volumes(denoiser, n, size, progress=f"diffusion {size}^3" if bars else None,
+                                              **gen_kw)}
     timings["generate_diffusion"] = time.perf_counter() - t
     if not quick and not getattr(args, "no_matched", False):
         t = time.perf_counter()
         gen_sets["diffusion_matched"] = generate_volumes(denoiser, n, size, porosity=real.values["porosity"],
-                                                         guidance=s["guidance"], **{**gen_kw, "seed": args.seed + 1})
+                                                         guidance=s["guidance"], **{**gen_kw, "seed": args.seed + 1},
+                                                         progress="diffusion_matched" if bars else None)
         timings["generate_matched"] = time.perf_counter() - t
     stats = {}
     for name, vols in gen_sets.items():
@@ -199,7 +203,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         errors, thresholded, achieved = [], [], []
         for j, target in enumerate(targets):
             xs = generate_volumes(denoiser, n_ctl, csize, porosity=target, guidance=w, return_model_units=True,
-                                  **{**gen_kw, "seed": args.seed + 100 + j})
+                                  **{**gen_kw, "seed": args.seed + 100 + j},
+                                  progress=f"control {target:.2f}, scale {w:g}" if bars else None)
             ach = np.array([porosity(x > 0) for x in xs])
             achieved.append(ach.tolist())
             err = np.abs(ach - target)
@@ -223,7 +228,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             def sample(c, j, w=w):
                 return [porosity(x > 0) for x in generate_volumes(
                     denoiser, n_ctl, csize, porosity=c, guidance=w, return_model_units=True,
-                    **{**gen_kw, "seed": args.seed + 300 + j})]
+                    **{**gen_kw, "seed": args.seed + 300 + j},
+                    progress=f"calibration {c:.2f}, scale {w:g}" if bars else None)]
             try:
                 cal = calibrate_porosity(sample)
             except ValueError as e:                          # e.g. an untrained prior ignores its condition
@@ -234,7 +240,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             for j, target in enumerate(targets):
                 c = float(cal.condition_for(target))
                 xs = generate_volumes(denoiser, n_ctl, csize, porosity=c, guidance=w, return_model_units=True,
-                                      **{**gen_kw, "seed": args.seed + 100 + j})
+                                      **{**gen_kw, "seed": args.seed + 100 + j},
+                                      progress=f"calibrated {target:.2f}, scale {w:g}" if bars else None)
                 ach = np.array([porosity(x > 0) for x in xs])
                 cachieved.append(ach.tolist())
                 cerrors.append(np.abs(ach - target))

@@ -26,6 +26,7 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=float, default=None, help="tile overlap fraction (default 0.5; quick 0.25)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale for conditioned sampling (default: the config's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--prior-steps", type=int, default=None, help="--quick only: training steps of the tiny prior")
     if task == "generation":
         p.add_argument("--targets", default=None,

@@ -54,6 +54,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("mri anomaly")
     g.add_argument("--prior", default=None, help="healthy IXI prior (run folder); default: train one")
     g.add_argument("--brats-prior", default=None, help="BraTS tile prior (run folder); default: train one")
+    g.add_argument("--no-progress", action="store_true", help="no training progress bar")
     g.add_argument("--config", default=str(DEFAULT_CONFIG), help="experiment YAML of the IXI prior")
     g.add_argument("--brats-config", default=str(BRATS_CONFIG), help="experiment YAML of the BraTS prior")
     g.add_argument("--brats", default="auto", help="BraTS patch folder ('auto': DATA/brats_patches; 'none')")
@@ -92,7 +93,7 @@ def sample_scores(maps: np.ndarray, brain: np.ndarray, q: float = 99.0) -> np.nd
     return np.array([np.percentile(m[b], q) if b.any() else 0.0 for m, b in zip(maps, brain)])
 
 
-def _prior(path, cfg_path, out_dir, quick, train_steps, data, dev, report, what, datasets=None):
+def _prior(path, cfg_path, out_dir, quick, train_steps, data, dev, report, what, datasets=None, progress=False):
     """Load a prior, or train one (on ``datasets`` (train, val) if given, else on ``data``)."""
     if path:
         den, cfg = load_prior(path, dev)
@@ -104,12 +105,12 @@ def _prior(path, cfg_path, out_dir, quick, train_steps, data, dev, report, what,
             cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": train_steps})})
         if datasets is not None:
             from diffsci.train import train
-            res = train(cfg, dataset=datasets[0], val_dataset=datasets[1], device=str(dev), progress=False,
+            res = train(cfg, dataset=datasets[0], val_dataset=datasets[1], device=str(dev), progress=progress,
                         out_dir=out_dir)
         else:
             params = data.model_copy(update={k: tuple(v) if isinstance(v, list) else v
                                              for k, v in cfg.data.params.items() if k in ("crop", "crops_per_slice")})
-            res = train_prior(cfg, out_dir, data=params, device=str(dev), progress=False)
+            res = train_prior(cfg, out_dir, data=params, device=str(dev), progress=progress)
         den, cfg = load_prior(res.run_dir, dev)
         report.notes.append(f"{what} prior trained here: {res.step} steps in {res.seconds:.0f} s ({out_dir})")
     report.extra.setdefault("priors", {})[what] = {"model": cfg.model.model_dump(mode="json"),
@@ -165,7 +166,8 @@ def _ixi(args, root: Path, dev, repeats: int, report: Report, out: Path) -> None
     data = MRIDataConfig.model_validate(base.data.params)
     if args.data:
         data = data.model_copy(update={"root": str(root)})
-    den = _prior(args.prior, args.config, out / "prior_ixi", args.quick, args.train_steps, data, dev, report, "ixi")
+    den = _prior(args.prior, args.config, out / "prior_ixi", args.quick, args.train_steps, data, dev, report, "ixi",
+                 progress=not getattr(args, "no_progress", False))
     test, index = slice_dataset(data.model_copy(update={"crop": None}), "test", return_index=True)
     max_slices = args.max_slices or (3 if args.quick else None)
     rows: dict[str, list[int]] = {}
@@ -249,7 +251,7 @@ def _brats(args, folder: Path, dev, repeats: int, report: Report, out: Path) -> 
     datasets = brats_tile_datasets(vol, train_z, args.seed)
     healthy_n = len(datasets[0]) + len(datasets[1])
     den = _prior(args.brats_prior, args.brats_config, out / "prior_brats", args.quick, args.train_steps, None, dev,
-                 report, "brats", datasets=datasets)
+                 report, "brats", datasets=datasets, progress=not getattr(args, "no_progress", False))
     gen = torch.Generator().manual_seed(stable_seed("brats-maps", args.seed))
     # sample level: test tiles with >= 10 % tumour vs tumour-free test tiles
     te = tiles(vol, test_z)

@@ -59,7 +59,7 @@ def run_demo(out_dir: str | Path, device: str = "auto", quick: bool = False) -> 
             pass                                                             # reuse a finished demo prior
         else:
             train(cfg, dataset=ArrayDataset(train_x), val_dataset=ArrayDataset(val_x), device=str(dev),
-                  progress=False, out_dir=run)
+                  progress=not quick, out_dir=run)
     denoiser, cfg = load_prior(run, dev)
 
     # 2. the test image and its 4x k-space

@@ -63,6 +63,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     """Options of the reconstruction harness (``Domain.add_harness_args``)."""
     g = p.add_argument_group("mri reconstruction")
     g.add_argument("--prior", default=None, help="trained prior (run folder); default: train one first")
+    g.add_argument("--no-progress", action="store_true", help="no training progress bar")
     g.add_argument("--config", default=str(DEFAULT_CONFIG), help="experiment YAML of the prior and the data")
     g.add_argument("--train-steps", type=int, default=None, help="override the prior's training steps")
     g.add_argument("--accelerations", type=int, nargs="+", default=[4, 8])
@@ -204,7 +205,7 @@ def run_reconstruction(args: argparse.Namespace) -> dict:
             crop = pcfg.data.params.get("crop")
             tdata = data.model_copy(update={"crop": tuple(crop) if crop else None, "crops_per_slice":
                                             pcfg.data.params.get("crops_per_slice", data.crops_per_slice)})
-            res = train_prior(pcfg, out / "prior", data=tdata, device=str(dev), progress=False)
+            res = train_prior(pcfg, out / "prior", data=tdata, device=str(dev), progress=not getattr(args, "no_progress", False))
             denoiser, pcfg = load_prior(res.run_dir, dev)
             report.notes.append(f"prior trained here: {res.step} steps in {res.seconds:.0f} s ({out / 'prior'})")
         report.extra["prior"] = {"model": pcfg.model.model_dump(mode="json"),
