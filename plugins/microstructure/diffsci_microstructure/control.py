@@ -20,7 +20,11 @@ import numpy as np
 
 from .data import porosity_to_scalar, scalar_to_porosity
 
-__all__ = ["PorosityCalibration", "calibrate_porosity"]
+__all__ = ["PorosityCalibration", "calibrate_porosity", "MIN_SLOPE"]
+
+#: below this response slope the model is taken to ignore its condition (an untrained prior): the inverse
+#: would multiply the sampling noise of the fit by more than 10 and ask for conditions far outside training
+MIN_SLOPE = 0.1
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,10 @@ class PorosityCalibration:
             raise ValueError(f"achieved porosities must lie in (0, 1) for a logit fit, got {m.tolist()}")
         x, y = porosity_to_scalar(c), porosity_to_scalar(m)
         slope, intercept = np.polyfit(x, y, 1)
-        if not slope > 0:
-            raise ValueError(f"the model's porosity does not increase with its condition (slope {slope:.3g} on "
-                             f"conditions {c.tolist()} -> achieved {np.round(m, 4).tolist()}): nothing to invert")
+        if not slope > MIN_SLOPE:
+            raise ValueError(f"the model's porosity does not follow its condition (slope {slope:.3g} <= {MIN_SLOPE} "
+                             f"in logit units on conditions {c.tolist()} -> achieved {np.round(m, 4).tolist()}): "
+                             "inverting it would ask for extreme conditions")
         return cls(float(intercept), float(slope), tuple(c.tolist()), tuple(m.tolist()))
 
     def predict(self, condition) -> np.ndarray:

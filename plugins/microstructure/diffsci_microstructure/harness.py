@@ -249,7 +249,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             report.add(f"{cmethod}_calibrated", f"all targets ({csize}^3)", "control_error", np.concatenate(cerrors))
             report.add(f"{cmethod}_calibrated", f"all targets, mean per target ({csize}^3)", "control_error",
                        [abs(np.mean(a) - tt) for tt, a in zip(targets, cachieved)])
-            control["calibrated"][w] = {**cal.as_dict(), "asked": [float(cal.condition_for(tt)) for tt in targets],
+            control["calibrated"][w] = {"fit": cal.as_dict(), "asked": [float(cal.condition_for(tt)) for tt in targets],
                                         "achieved": cachieved}
             if si == 0:
                 ctl_cal = float(np.mean(np.concatenate(cerrors)))

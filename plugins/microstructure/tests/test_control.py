@@ -36,8 +36,10 @@ def test_calibration_removes_the_bias_of_a_miscalibrated_model():
 
 
 def test_bad_responses_are_named():
-    with pytest.raises(ValueError, match="does not increase with its condition"):
+    with pytest.raises(ValueError, match="does not follow its condition"):
         PorosityCalibration.fit([0.1, 0.2, 0.3], [0.3, 0.2, 0.1])
+    with pytest.raises(ValueError, match=r"slope 0.02.* <= 0.1"):                # an untrained prior
+        PorosityCalibration.fit([0.1, 0.2, 0.3], PorosityCalibration(-0.8, 0.02).predict([0.1, 0.2, 0.3]))
     with pytest.raises(ValueError, match=r"must lie in \(0, 1\)"):
         PorosityCalibration.fit([0.1, 0.2], [0.0, 0.2])
     with pytest.raises(ValueError, match=">= 2 conditions"):

@@ -33,7 +33,15 @@ def data():
 
 
 @pytest.mark.slow
-def test_generation_report_is_complete(tmp_path, data):
+def test_generation_report_is_complete(tmp_path, data, monkeypatch):
+    import diffsci_microstructure.harness as harness
+    from diffsci_microstructure.control import PorosityCalibration
+    fits = []
+
+    def identity_calibration(sample):                             # the 2-step prior ignores its condition
+        fits.append(sample(0.2, 0))                               # the harness's sampler runs at a condition
+        return PorosityCalibration(0.0, 1.0)
+    monkeypatch.setattr(harness, "calibrate_porosity", identity_calibration)
     args = _args(tmp_path, "generation", targets="0.2,0.4", n_control=1, control_size=8)
     report = run_generation(args, data, published=True)
     out = tmp_path / "generation"
@@ -44,8 +52,10 @@ def test_generation_report_is_complete(tmp_path, data):
         for metric in ("porosity", "s2_mae_rel", "specific_surface", "permeability_md", "euler", "seam_s2_mae_rel"):
             assert (method, metric) in rows, (method, metric)
     assert ("diffusion_cfg1", "control_error") in rows
-    cal = report["control"]["calibrated"][1.0]                   # a 2-step prior may ignore its condition
-    assert ("diffusion_cfg1_calibrated", "control_error") in rows if "slope" in cal else "increase" in cal["error"]
+    cal = report["control"]["calibrated"][1.0]
+    assert len(fits) == 1 and len(fits[0]) == 1 and 0 < fits[0][0] < 1             # n_control porosities
+    assert cal["asked"] == pytest.approx([0.2, 0.4]) and ("diffusion_cfg1_calibrated", "control_error") in rows
+    assert "porosity-control error below 0.005, calibrated condition" in report["targets"]
     assert ("published_gan", "permeability_md") in rows and ("published_real", "porosity") in rows
     real_phi = next(r for r in report["rows"] if r["method"] == "real" and r["metric"] == "porosity")
     assert 0.15 < real_phi["mean"] < 0.45 and real_phi["n"] == 2
