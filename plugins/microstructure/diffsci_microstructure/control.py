@@ -1,7 +1,8 @@
 """Calibrated porosity control: which condition to ask for so that the samples hit a target porosity.
 
 A porosity-conditioned prior trained briefly responds to its condition monotonically but not one-to-one
-(Berea, 2000 steps, guidance 1: asked for 0.12, it gives 0.157; asked for 0.28, 0.267). The calibration
+(Berea, 2000 steps, guidance 1, docs/benchmarks.md: asked for 0.12 it gave 0.157 and 0.137 in two
+trainings; asked for 0.28, 0.267 and 0.275). The calibration
 measures that response on the model's own samples (no data) at a few condition values c_i, fits
 
     logit(mean achieved porosity) = a + b logit(c)                                   (least squares)

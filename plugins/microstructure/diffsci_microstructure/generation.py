@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from diffsci import Cond
 from diffsci.diffusion.schedules import get_schedule
@@ -75,7 +76,6 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                       max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
     targets = None if porosity is None else np.broadcast_to(np.asarray(porosity, dtype=np.float64), (n,))
-    from tqdm.auto import tqdm
     out = []
     with tqdm(total=n * steps, desc=progress, unit="step", disable=progress is None, leave=False) as bar:
         for i in range(0, n, batch):

@@ -197,14 +197,18 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                "calibrated": {}}
     calibrate = not getattr(args, "no_calibrate_control", False)
     ctl_cal = None
+
+    def draw(condition, w, seed, label):
+        """n_ctl control volumes (model units) asked for ``condition`` at guidance ``w``."""
+        return generate_volumes(denoiser, n_ctl, csize, porosity=condition, guidance=w, return_model_units=True,
+                                **{**gen_kw, "seed": args.seed + seed}, progress=label if bars else None)
+
     t = time.perf_counter()
     for si, w in enumerate(scales):
         cmethod = f"diffusion_cfg{w:g}"
         errors, thresholded, achieved = [], [], []
         for j, target in enumerate(targets):
-            xs = generate_volumes(denoiser, n_ctl, csize, porosity=target, guidance=w, return_model_units=True,
-                                  **{**gen_kw, "seed": args.seed + 100 + j},
-                                  progress=f"control {target:.2f}, scale {w:g}" if bars else None)
+            xs = draw(target, w, 100 + j, f"control {target:.2f}, scale {w:g}")
             ach = np.array([porosity(x > 0) for x in xs])
             achieved.append(ach.tolist())
             err = np.abs(ach - target)
@@ -225,32 +229,24 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             ctl = float(np.mean(np.concatenate(errors)))
         if calibrate:
             # calibrated condition (control.py): fit the model's response on other seeds, then ask for c(target)
-            def sample(c, j, w=w):
-                return [porosity(x > 0) for x in generate_volumes(
-                    denoiser, n_ctl, csize, porosity=c, guidance=w, return_model_units=True,
-                    **{**gen_kw, "seed": args.seed + 300 + j},
-                    progress=f"calibration {c:.2f}, scale {w:g}" if bars else None)]
             try:
-                cal = calibrate_porosity(sample)
+                cal = calibrate_porosity(lambda c, j, w=w: [porosity(x > 0) for x in draw(
+                    c, w, 300 + j, f"calibration {c:.2f}, scale {w:g}")])
             except ValueError as e:                          # e.g. an untrained prior ignores its condition
                 control["calibrated"][w] = {"error": str(e)}
                 report.notes.append(f"calibrated control at scale {w:g} skipped: {e}")
                 continue
+            asked = [float(cal.condition_for(tt)) for tt in targets]
             cerrors, cachieved = [], []
-            for j, target in enumerate(targets):
-                c = float(cal.condition_for(target))
-                xs = generate_volumes(denoiser, n_ctl, csize, porosity=c, guidance=w, return_model_units=True,
-                                      **{**gen_kw, "seed": args.seed + 100 + j},
-                                      progress=f"calibrated {target:.2f}, scale {w:g}" if bars else None)
-                ach = np.array([porosity(x > 0) for x in xs])
+            for j, (target, c) in enumerate(zip(targets, asked)):   # the plain sweep's seeds: paired samples
+                ach = np.array([porosity(x > 0) for x in draw(c, w, 100 + j, f"calibrated {target:.2f}, scale {w:g}")])
                 cachieved.append(ach.tolist())
                 cerrors.append(np.abs(ach - target))
                 report.add(f"{cmethod}_calibrated", f"target={target:.2f} ({csize}^3)", "porosity", ach)
             report.add(f"{cmethod}_calibrated", f"all targets ({csize}^3)", "control_error", np.concatenate(cerrors))
             report.add(f"{cmethod}_calibrated", f"all targets, mean per target ({csize}^3)", "control_error",
                        [abs(np.mean(a) - tt) for tt, a in zip(targets, cachieved)])
-            control["calibrated"][w] = {"fit": cal.as_dict(), "asked": [float(cal.condition_for(tt)) for tt in targets],
-                                        "achieved": cachieved}
+            control["calibrated"][w] = {"fit": cal.as_dict(), "asked": asked, "achieved": cachieved}
             if si == 0:
                 ctl_cal = float(np.mean(np.concatenate(cerrors)))
     timings["control"] = time.perf_counter() - t

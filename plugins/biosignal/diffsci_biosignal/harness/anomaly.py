@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffsci.anomaly import reconstruction_maps
+from diffsci.anomaly import Calibrator, reconstruction_maps
 from diffsci.data import ArrayDataset
 from diffsci.likelihood import elbo, log_likelihood
 from diffsci.metrics import auroc, average_precision
@@ -149,7 +149,6 @@ def record_fisher(parts: list[np.ndarray], records: np.ndarray) -> np.ndarray:
     >>> np.round(s, 4).tolist()                    # p = (1, 3/4, 1/2) and (1/2, 3/4, 1)
     [1.3863, 1.1507, 1.3863]
     """
-    from diffsci.anomaly import Calibrator
     out = np.zeros(len(records), dtype=np.float64)
     for r in np.unique(records):
         m = records == r
@@ -346,7 +345,8 @@ def run(args: argparse.Namespace) -> dict:
         for i in range(len(test)):
             w.writerow([test.record[i], int(test.sample[i]), AAMI_CLASSES[test.label[i]]]
                        + [f"{full[m][i]:.6g}" for m in names])
-    report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs, "n_train_normal": len(normal),
+    report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs,
+                         "n_train_normal": len(normal),
                          "test_counts": test.counts(), "test_counts_all": test_all.counts(), "model": info,
                          "score_seconds_per_beat": {m: s / max(1, len(test) if m != "diffusion_nll" else len(nll_idx))
                                                     for m, s in seconds.items()},

@@ -205,7 +205,8 @@ def run_reconstruction(args: argparse.Namespace) -> dict:
             crop = pcfg.data.params.get("crop")
             tdata = data.model_copy(update={"crop": tuple(crop) if crop else None, "crops_per_slice":
                                             pcfg.data.params.get("crops_per_slice", data.crops_per_slice)})
-            res = train_prior(pcfg, out / "prior", data=tdata, device=str(dev), progress=not getattr(args, "no_progress", False))
+            res = train_prior(pcfg, out / "prior", data=tdata, device=str(dev),
+                              progress=not getattr(args, "no_progress", False))
             denoiser, pcfg = load_prior(res.run_dir, dev)
             report.notes.append(f"prior trained here: {res.step} steps in {res.seconds:.0f} s ({out / 'prior'})")
         report.extra["prior"] = {"model": pcfg.model.model_dump(mode="json"),

@@ -27,18 +27,14 @@ def tune(grid: Sequence[float], score: Callable[[float], float], *, expand: int 
         raise ValueError(f"tune: the grid must hold positive values, got {list(grid)}")
     tried = {v: float(score(v)) for v in values}
     for _ in range(expand if len(values) > 1 else 0):
-        best = max(tried, key=tried.get)
-        lo, hi = min(tried), max(tried)
-        if best == hi:
-            ratio = hi / sorted(tried)[-2]
-            nxt = hi * ratio
-        elif best == lo:
-            ratio = sorted(tried)[1] / lo
-            nxt = lo / ratio
+        best, order = max(tried, key=tried.get), sorted(tried)
+        if best == order[-1]:
+            nxt = best * best / order[-2]                 # one outer ratio further up
+        elif best == order[0]:
+            nxt = best * best / order[1]                  # ... or down
         else:
             break
         tried[nxt] = float(score(nxt))
         if tried[nxt] <= tried[best]:
             break
-    best = max(tried, key=tried.get)
-    return best, tried
+    return max(tried, key=tried.get), tried
