@@ -102,7 +102,8 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
                 m, s, setting = ref["permeability_md"]
                 labels.append(f"{name}\n({setting})")
                 ax.errorbar([len(labels)], [m], yerr=[s], fmt="s", color="gray", capsize=3)
-        ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=6)
+        ax.set_xticks(range(1, len(labels) + 1), [x.replace("diffusion_", "") for x in labels], fontsize=6,
+                      rotation=30, ha="right")       # the long variant names would overlap
         ax.set_ylabel("permeability (mD)")
     else:
         ax.text(0.5, 0.5, "permeability not computed", ha="center", va="center", transform=ax.transAxes)

@@ -64,6 +64,68 @@ def test_generation_report_is_complete(tmp_path, data, monkeypatch):
     assert gen.array.shape == (1, 16, 16, 16) and set(np.unique(gen.array)) <= {0, 255}
 
 
+@pytest.fixture(scope="module")
+def tiny_prior(tmp_path_factory, data):
+    """A 2-step prior saved as a run folder, for the full (non-quick) mode."""
+    from diffsci.train import train
+    from diffsci_microstructure.data import make_dataset
+    from diffsci_microstructure.harness import quick_prior_config
+    cfg = quick_prior_config(data, steps=2, out_dir=str(tmp_path_factory.mktemp("prior") / "run"))
+    params = MicrostructureData.model_validate(cfg.data.params)
+    return train(cfg, dataset=make_dataset(params, "train"), device="cpu", progress=False).run_dir
+
+
+def _full_mode(tmp_path, tiny_prior):
+    return _args(tmp_path, "generation", quick=False, checkpoint=str(tiny_prior), targets="0.2,0.3", n_control=1,
+                 control_size=8, perm_size=0)
+
+
+@pytest.mark.slow
+def test_matched_volumes_ask_for_the_calibrated_condition(tmp_path, data, tiny_prior, monkeypatch):
+    import diffsci_microstructure.harness as harness
+    from diffsci_microstructure.control import PorosityCalibration
+    cal = PorosityCalibration(0.4, 0.8)                           # a model that overshoots: ask for less
+    fits, asked = [], []
+    monkeypatch.setattr(harness, "calibrate_porosity", lambda sample: fits.append(1) or cal)
+    real_generate = harness.generate_volumes
+
+    def spy(denoiser, n, size, **kw):
+        asked.append((kw.get("progress"), kw.get("porosity"), kw.get("seed")))
+        return real_generate(denoiser, n, size, **kw)
+    monkeypatch.setattr(harness, "generate_volumes", spy)
+    args = _full_mode(tmp_path, tiny_prior)
+    args.no_progress = False                                      # the labels name the variants
+    report = run_generation(args, data)
+    calls = {label: (p, seed) for label, p, seed in asked}
+    matched, cal_call = calls["diffusion_matched"], calls["diffusion_matched_calibrated"]
+    assert matched[1] == cal_call[1]                              # paired: the same seeds
+    np.testing.assert_allclose(cal_call[0], cal.condition_for(np.asarray(matched[0])))
+    assert np.all(np.asarray(cal_call[0]) < np.asarray(matched[0]))
+    assert len(fits) == 1                                         # one fit serves the matched set and the sweep
+    rows = {(r["method"], r["metric"]) for r in report["rows"]}
+    assert ("diffusion_matched_calibrated", "porosity_rel_error") in rows
+    assert ("diffusion_cfg1_calibrated", "control_error") in rows
+    assert report["targets_judged_on"] == "diffusion_matched_calibrated"
+    assert report["matched_calibrated"]["asked"] == pytest.approx(np.asarray(cal_call[0]).tolist())
+
+
+@pytest.mark.slow
+def test_a_prior_that_ignores_its_condition_skips_the_calibrated_variants(tmp_path, data, tiny_prior, monkeypatch):
+    import diffsci_microstructure.harness as harness
+
+    def refuse(sample):
+        raise ValueError("the model's porosity does not follow its condition")
+    monkeypatch.setattr(harness, "calibrate_porosity", refuse)
+    report = run_generation(_full_mode(tmp_path, tiny_prior), data)
+    methods = {r["method"] for r in report["rows"]}
+    assert "diffusion_matched" in methods and "diffusion_cfg1" in methods
+    assert not any(m.endswith("_calibrated") for m in methods)
+    assert "does not follow" in report["control"]["calibrated"][1.0]["error"]
+    assert sum("skipped" in note for note in report["notes"]) == 1
+    assert report["targets_judged_on"] == "diffusion_matched"
+    assert "porosity-control error below 0.005, calibrated condition" not in report["targets"]
+
+
 @pytest.mark.slow
 def test_reconstruction_reproduces_the_slice(tmp_path, data):
     report = run_reconstruction(_args(tmp_path, "reconstruction", checkpoint=None), data)
