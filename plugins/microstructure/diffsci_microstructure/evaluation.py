@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,8 +77,15 @@ def describe(volumes: np.ndarray, *, voxel_size: float | None = None, r_max: int
         st.seconds["distributions"] = time.perf_counter() - t
     if with_permeability and ndim == 3 and voxel_size:
         t = time.perf_counter()
-        ks = [permeability(v, voxel_size) for v in vols]
-        st.permeability_axes = np.array([k["per_axis"] for k in ks])
+        ks = []
+        for i, v in enumerate(vols):                   # one failed network must not lose the other volumes
+            try:
+                ks.append(permeability(v, voxel_size)["per_axis"])
+            except Exception as e:                     # noqa: BLE001 (porespy/openpnm raise bare Exceptions)
+                warnings.warn(f"permeability of volume {i} (porosity {porosity(v):.3f}) failed, left out: "
+                              f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+                ks.append([np.nan] * 3)
+        st.permeability_axes = np.array(ks)
         st.values["permeability_md"] = st.permeability_axes.mean(1)
         st.seconds["permeability"] = time.perf_counter() - t
     return st
@@ -86,14 +94,20 @@ def describe(volumes: np.ndarray, *, voxel_size: float | None = None, r_max: int
 def compare(real: VolumeStats, gen: VolumeStats) -> dict[str, float]:
     """Relative errors of the generated means against the real ones, S2 MAE over the porosity, and
     whether the generated mean permeability lies within one real standard deviation."""
+    def mean(v):                                      # over the finite values (a failed network is NaN)
+        v = np.asarray(v, float)
+        return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+
     out = {}
     for k in SCALARS:
         if k in real.values and k in gen.values:
-            r, g = np.nanmean(real.values[k]), np.nanmean(gen.values[k])
+            r, g = mean(real.values[k]), mean(gen.values[k])
             out[f"{k}_rel_error"] = float(abs(g - r) / abs(r)) if r else float("nan")
     out["s2_mae_rel"] = s2_mae_rel(gen.mean_s2(), real.mean_s2(), float(np.mean(real.values["porosity"])))
     if "permeability_md" in real.values and "permeability_md" in gen.values:
         r = real.values["permeability_md"]
-        out["permeability_within_real_std"] = float(abs(np.mean(gen.values["permeability_md"]) - np.mean(r))
-                                                    <= np.std(r, ddof=1)) if len(r) > 1 else float("nan")
+        r = r[np.isfinite(r)]
+        g = mean(gen.values["permeability_md"])
+        out["permeability_within_real_std"] = (float(abs(g - r.mean()) <= np.std(r, ddof=1))
+                                               if len(r) > 1 and np.isfinite(g) else float("nan"))
     return out

@@ -94,7 +94,8 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
         data, labels = [], []
         for name, st in allstats.items():
             if "permeability_md" in st.values:
-                data.append(st.values["permeability_md"])
+                k = np.asarray(st.values["permeability_md"], float)
+                data.append(k[np.isfinite(k)])                       # a failed network is left out
                 labels.append(name)
         ax.boxplot(data, showmeans=True)
         for name, ref in (published or {}).items():

@@ -41,6 +41,9 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--perm-size", type=int, default=None,
                        help="also measure real sub-volumes of this side for the published comparison "
                             "(default 128; 0 = skip; quick 0)")
+        p.add_argument("--median", type=int, default=None,
+                       help="also report the judged set after a KxKxK median filter of the model output, as Mosser "
+                            "et al. (2017) post-processed their GAN samples (default 3; 0 = skip)")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
     else:

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from scipy.stats import norm
+from scipy.stats import binom, norm
 from torch import nn
 
 from diffsci_microstructure.data import porosity_to_scalar
-from diffsci_microstructure.generation import (generate_volumes, porosity_cond, reconstruct_from_slices,
-                                               slice_operator)
+from diffsci_microstructure.generation import (generate_volumes, median_clean, porosity_cond,
+                                               reconstruct_from_slices, slice_operator)
 
 
 class IndependentGaussian(nn.Module):
@@ -34,6 +34,22 @@ def test_tiled_generation_has_the_exact_porosity():
     assert vols.shape == (2, 16, 16, 16) and vols.dtype == bool
     # 2 x 16^3 Bernoulli(Phi(0.5)) voxels: standard error 0.005
     assert vols.mean() == pytest.approx(norm.cdf(m), abs=0.02)
+
+
+def test_median_post_processing_of_gaussian_voxels_follows_the_binomial_law():
+    # the 3^3 median of 27 i.i.d. N(m, 1) voxels is > 0 iff at least 14 of them are: P = P(Bin(27, Phi(m)) >= 14)
+    m = 0.2
+    kw = dict(sampler="heun", steps=32, seed=3)
+    x = generate_volumes(IndependentGaussian(m), 2, 24, return_model_units=True, **kw)
+    vols = generate_volumes(IndependentGaussian(m), 2, 24, median=3, **kw)
+    np.testing.assert_array_equal(vols, median_clean(x, 3) > 0)
+    want = binom.sf(13, 27, norm.cdf(m))                                  # 0.80, vs Phi(0.2) = 0.58 unfiltered
+    assert vols.mean() == pytest.approx(want, abs=0.02) and x.__gt__(0).mean() == pytest.approx(norm.cdf(m), abs=0.02)
+    # periodic (commutes with a circular shift), and never across the batch axis
+    rolled = median_clean(np.roll(x, 5, axis=2), 3)
+    np.testing.assert_array_equal(rolled, np.roll(median_clean(x, 3), 5, axis=2))
+    np.testing.assert_array_equal(median_clean(x, 3)[1], median_clean(x[1], 3, batched=False))
+    assert median_clean(x, 1) is not None and np.array_equal(median_clean(x, 1), x)
 
 
 def test_reconstruction_reproduces_the_given_slices():

@@ -30,3 +30,26 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="3D"):
         permeability(np.ones((4, 4), bool), 1e-6)
     assert permeability(np.zeros((8, 8, 8), bool), 1e-6)["mean"] == 0
+
+
+@pytest.mark.slow
+def test_a_failed_chunked_watershed_falls_back_to_the_serial_one(monkeypatch):
+    ps = pytest.importorskip("porespy")
+    real_snow2, seen = ps.networks.snow2, []
+
+    def snow2(im, **kw):
+        seen.append(kw.get("parallel_kw", "default"))
+        if len(seen) == 1:                                      # porespy 3.2's stitching error
+            raise Exception("The selected overlapping thickness is not suitable for input image.")
+        return real_snow2(im, **kw)
+    monkeypatch.setattr(ps.networks, "snow2", snow2)
+    g = np.indices((32, 12, 12)).astype(float)
+    tube = (g[1] - 5.5) ** 2 + (g[2] - 5.5) ** 2 <= 16
+    k = permeability(tube, 2e-6, axes=(0,))
+    assert seen == ["default", None] and k["mean"] > 0
+
+    def other(im, **kw):                                        # any other error is not swallowed
+        raise Exception("something else")
+    monkeypatch.setattr(ps.networks, "snow2", other)
+    with pytest.raises(Exception, match="something else"):
+        permeability(tube, 2e-6, axes=(0,))
