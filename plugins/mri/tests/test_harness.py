@@ -73,6 +73,32 @@ def test_reconstruction_harness_smoke(tmp_path, volume_folder):
 
 
 @pytest.mark.slow
+def test_reconstruction_from_the_cs_tv_start(tmp_path, volume_folder):
+    """--init cs_tv: the methods run in an order that puts CS-TV first (whatever the order asked), the diffusion
+    rows' seconds include the CS-TV solve, and the report says where the samplers started."""
+    p = argparse.ArgumentParser()
+    domain.add_harness_args("reconstruction", p)
+    opts = p.parse_args(["--config", str(_tiny_config(tmp_path, volume_folder)), "--train-steps", "2",
+                         "--max-slices", "1", "--steps", "2", "--accelerations", "4", "--multicoil", "none",
+                         "--cs-iters", "20", "--shots", "2", "--init", "cs_tv", "--sigma-start", "0.3",
+                         "--methods", "diffusion_dc", "cs_tv"])
+    report = domain.harnesses["reconstruction"](_args(tmp_path, **vars(opts)))
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["diffusion"]["init"] == "cs_tv" and saved["diffusion"]["sigma_max"] == 0.3
+    sec = {r["method"]: r["mean"] for r in report["rows"] if r["metric"] == "seconds_per_slice"}
+    assert set(sec) == {"cs_tv", "diffusion_dc"} and sec["diffusion_dc"] > sec["cs_tv"] > 0
+    assert any("--init cs_tv" in n for n in saved["notes"])
+
+
+def test_cs_tv_start_needs_the_cs_tv_method(tmp_path):
+    p = argparse.ArgumentParser()
+    domain.add_harness_args("reconstruction", p)
+    opts = p.parse_args(["--init", "cs_tv", "--methods", "zero_filled", "diffusion_dc"])
+    with pytest.raises(ValueError, match="add cs_tv to --methods"):
+        domain.harnesses["reconstruction"](_args(tmp_path, **vars(opts)))
+
+
+@pytest.mark.slow
 def test_anomaly_harness_smoke(tmp_path, volume_folder):
     rng = np.random.default_rng(0)
     bdir = tmp_path / "brats"
@@ -93,6 +119,8 @@ def test_anomaly_harness_smoke(tmp_path, volume_folder):
     for s in ("ixi_synthetic", "brats"):
         for m in ("sample_auroc", "sample_ap", "pixel_ap", "best_dice"):
             assert (s, m) in combos, (s, m)
+    methods = {(r["method"], r["metric"]) for r in report["rows"] if r["setting"] == "brats"}
+    assert {("flair_intensity", m) for m in ("sample_auroc", "pixel_ap", "best_dice")} <= methods
     maps = sorted(p.name for p in (tmp_path / "out" / "maps").glob("*.nii.gz"))
     assert "brats_map.nii.gz" in maps and any("synthetic_map" in m for m in maps)
     import nibabel as nib
@@ -151,3 +179,22 @@ def test_load_prior_reads_weights_saved_with_singleton_kernel_axes(tmp_path):
     den, _ = load_prior(tmp_path / "p")
     for k, v in den.net.state_dict().items():
         torch.testing.assert_close(v, net.state_dict()[k])
+
+
+def test_flair_baseline_finds_a_hyperintense_lesion_and_only_inside_the_brain():
+    from diffsci.metrics import segmentation_metrics
+    from diffsci_mri.harness.anomaly import flair_maps
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.4, 0.02, (2, 4, 32, 32))
+    lesion = np.zeros((2, 32, 32), bool)
+    lesion[:, 10:18, 12:20] = True
+    x[:, 0][lesion] += 0.5                         # FLAIR-hyperintense
+    x[:, 1][lesion] -= 0.5                         # the other channels do not enter the map
+    brain = np.ones((2, 32, 32), bool)
+    brain[:, :, :4] = False
+    x[:, 0, :, :4] = 5.0                           # bright outside the brain: must be ignored
+    assert np.all(flair_maps(x, brain, 1.0)[~brain] == 0)
+    x[:, :, :, :4] = 0.0                           # skull-stripped, as BraTS is
+    m = flair_maps(x, brain, 1.0)
+    seg = segmentation_metrics(m[brain], lesion[brain])
+    assert seg["pixel_auroc"] > 0.97 and seg["best_dice"] > 0.8

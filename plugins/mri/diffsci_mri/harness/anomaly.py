@@ -44,7 +44,7 @@ from .figures import anomaly_figure
 from .prior import load_prior, quick_config, train_prior
 from .reconstruction import DEFAULT_CONFIG
 
-__all__ = ["run_anomaly", "add_args", "anomaly_maps", "sample_scores", "BRATS_CONFIG"]
+__all__ = ["run_anomaly", "add_args", "anomaly_maps", "sample_scores", "flair_maps", "BRATS_CONFIG"]
 
 BRATS_CONFIG = Path(__file__).resolve().parents[4] / "configs" / "mri_anomaly.yaml"
 
@@ -118,19 +118,36 @@ def _prior(path, cfg_path, out_dir, quick, train_steps, data, dev, report, what,
     return PaddedDenoiser(den, unet_multiple(cfg))
 
 
-def _add_metrics(report, setting, scores, labels, maps=None, masks=None, n_maps=None):
+def _add_metrics(report, setting, scores, labels, maps=None, masks=None, n_maps=None, method="diffusion_recon"):
     det = detection_metrics(scores, labels)
     n = int(len(labels))
-    report.add_row("diffusion_recon", setting, "sample_auroc", det["auroc"], None, n)
-    report.add_row("diffusion_recon", setting, "sample_ap", det["ap"], None, n)
-    report.add_row("diffusion_recon", setting, "fpr95", det["fpr95"], None, n)
+    report.add_row(method, setting, "sample_auroc", det["auroc"], None, n)
+    report.add_row(method, setting, "sample_ap", det["ap"], None, n)
+    report.add_row(method, setting, "fpr95", det["fpr95"], None, n)
     if maps is not None:
         seg = segmentation_metrics(maps, masks)
-        report.add_row("diffusion_recon", setting, "pixel_auroc", seg["pixel_auroc"], None, n_maps)
-        report.add_row("diffusion_recon", setting, "pixel_ap", seg["pixel_ap"], None, n_maps)
-        report.add_row("diffusion_recon", setting, "best_dice", seg["best_dice"], None, n_maps)
+        report.add_row(method, setting, "pixel_auroc", seg["pixel_auroc"], None, n_maps)
+        report.add_row(method, setting, "pixel_ap", seg["pixel_ap"], None, n_maps)
+        report.add_row(method, setting, "best_dice", seg["best_dice"], None, n_maps)
         return seg
     return None
+
+
+def flair_maps(x: np.ndarray, brain: np.ndarray, smooth: float) -> np.ndarray:
+    """The intensity baseline of Meissen et al. 2021 ("Challenging current semi-supervised anomaly segmentation
+    methods for brain MRI"): the FLAIR image itself (channel 0, scaled as the prior's input), smoothed like the
+    diffusion maps, zero outside ``brain``. (B, C, H, W) -> (B, H, W). Gliomas are FLAIR-hyperintense, so this
+    map needs no model; it is the bar an unsupervised map of BraTS has to clear.
+
+    >>> x = np.zeros((1, 4, 8, 8)); x[0, 0, 2:4, 2:4] = 1.0
+    >>> m = flair_maps(x, np.ones((1, 8, 8), bool), 0.0)
+    >>> float(m.sum()), float(m[0, 2, 2])
+    (4.0, 1.0)
+    """
+    m = np.asarray(x, np.float64)[:, :1]
+    if smooth > 0:
+        m = smooth_map(m, smooth)
+    return m[:, 0] * brain
 
 
 def run_anomaly(args: argparse.Namespace) -> dict:
@@ -264,6 +281,8 @@ def _brats(args, folder: Path, dev, repeats: int, report: Report, out: Path) -> 
     tscores = sample_scores(tmaps, brain_t.numpy())
     _add_metrics(report, "brats", tscores, pos[sel].astype(float))
     report.add_row("diffusion_recon", "brats", "nfe", nfe, 0.0, int(sel.sum()))
+    _add_metrics(report, "brats", sample_scores(flair_maps(te["x"][sel], brain_t.numpy(), args.smooth),
+                                                brain_t.numpy()), pos[sel].astype(float), method="flair_intensity")
     # pixel level: whole test slices (the covered part), against the whole-tumour labels
     zs = list(test_z)
     xs = torch.from_numpy(np.moveaxis(vol.image[..., zs], -1, 0).copy()).to(dev)       # (S, 4, X, Y)
@@ -275,6 +294,9 @@ def _brats(args, folder: Path, dev, repeats: int, report: Report, out: Path) -> 
     report.add_row("diffusion_recon", "brats", "pixel_auroc", seg["pixel_auroc"], None, len(zs))
     report.add_row("diffusion_recon", "brats", "pixel_ap", seg["pixel_ap"], None, len(zs))
     report.add_row("diffusion_recon", "brats", "best_dice", seg["best_dice"], None, len(zs))
+    fseg = segmentation_metrics(flair_maps(xs.cpu().numpy(), brain, args.smooth)[brain], labels[brain])
+    for k in ("pixel_auroc", "pixel_ap", "best_dice"):
+        report.add_row("flair_intensity", "brats", k, fseg[k], None, len(zs))
     report.add_row("chance", "brats", "pixel_ap", float(labels[brain].mean()), None, len(zs))
     # NIfTI in the 1 mm BraTS grid (identity affine: the patches carry no header)
     full = np.zeros(vol.tumour.shape, np.float32)
@@ -292,6 +314,8 @@ def _brats(args, folder: Path, dev, repeats: int, report: Report, out: Path) -> 
                              "healthy_tiles": int(healthy_n), "test_tiles_tumour": int(pos.sum()),
                              "test_tiles_clean": int(neg.sum()), "tumour_prevalence_in_brain": float(labels[brain].mean()),
                              "channel_scale_p99.5": vol.scale.tolist()}
-    report.notes.append("BraTS: every covered axial slice holds tumour, so the healthy prior is trained on tumour-"
-                        "free 32x32 tiles (>= 4 px from any label) of the lower slices; the row "
-                        "chance/pixel_ap is the AP of a random map (the tumour prevalence in the brain)")
+    report.notes += ["BraTS: every covered axial slice holds tumour, so the healthy prior is trained on tumour-"
+                     "free 32x32 tiles (>= 4 px from any label) of the lower slices; the row "
+                     "chance/pixel_ap is the AP of a random map (the tumour prevalence in the brain)",
+                     "flair_intensity: the FLAIR image itself as the map (Meissen et al. 2021), no model: gliomas "
+                     "are FLAIR-hyperintense, so it is the bar a learned map of BraTS has to clear"]

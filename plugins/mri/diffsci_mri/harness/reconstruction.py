@@ -15,6 +15,8 @@ Methods: ``zero_filled`` (|inverse FFT of the zero-filled k-space|, SENSE-combin
 ``diffusion_dps`` (Chung et al. 2023), both from the engine (:mod:`diffsci.guidance`), started from the
 zero-filled image noised to ``--sigma-start`` (:data:`DEFAULT_SIGMA_START`, inside the prior's training
 noise range) and reported as the mean of ``--shots`` posterior samples (their std is the uncertainty map).
+``--init cs_tv`` starts them from the CS-TV reconstruction instead (Chung et al. 2022 start from any
+initial estimate; a better one allows a lower start sigma); its seconds then include the CS-TV solve.
 Metrics: fastMRI's NMSE, PSNR and SSIM per slice with the data range of the slice's volume, the
 number of denoiser evaluations (nfe) and wall seconds per slice.
 """
@@ -51,6 +53,8 @@ __all__ = ["run_reconstruction", "add_args", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[4] / "configs" / "mri_reconstruction.yaml"
 METHODS = ("zero_filled", "cs_tv", "cs_wavelet", "diffusion_dc", "diffusion_dps")
+#: Starting estimates of the diffusion methods (``--init``).
+INITS = ("zero_filled", "cs_tv", "noise")
 #: First sigma of the diffusion methods when they start from the zero-filled image. It must lie in the
 #: bulk of the prior's training noise levels (ln sigma ~ N(P_mean, P_std^2)): sigma_max = 10 sits 2.7
 #: standard deviations out and a briefly trained prior denoises there worse than predicting zero.
@@ -86,9 +90,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cs-iters", type=int, default=None, help="PDHG iterations (default 300, quick 100)")
     g.add_argument("--batch", type=int, default=16, help="slices per diffusion batch")
     g.add_argument("--mc-masks", type=int, default=None, help="mask draws of the multi-coil setting (3, quick 1)")
-    g.add_argument("--init", choices=("noise", "zero_filled"), default="zero_filled",
+    g.add_argument("--init", choices=INITS, default="zero_filled",
                    help="diffusion start: the zero-filled image noised to --sigma-start (default; Chung et al. "
-                        "2022, come-closer-diffuse-faster), or pure noise at --sigma-start")
+                        "2022, come-closer-diffuse-faster), the CS-TV reconstruction noised to --sigma-start "
+                        "(needs cs_tv among --methods: its lambda is tuned on training slices), or pure noise")
     g.add_argument("--sigma-start", type=float, default=None,
                    help="first sigma of the diffusion schedules (default: 1.0 with --init zero_filled, else "
                         "the config's sigma_max)")
@@ -181,6 +186,11 @@ def _diffusion(method: str, denoiser, A, y, shape, sigmas, gen, *, dps_step: flo
 def run_reconstruction(args: argparse.Namespace) -> dict:
     """Reconstruct held-out MRI slices at 4x and 8x (single- and multi-coil) and write the report."""
     q = _quick_defaults(args)
+    if getattr(args, "init", None) == "cs_tv" and "cs_tv" not in args.methods:
+        raise ValueError("--init cs_tv starts the diffusion methods from the CS-TV reconstruction: add cs_tv to "
+                         f"--methods (its lambda is tuned on training slices); got --methods {' '.join(args.methods)}")
+    # the methods run in this order: the CS-TV image exists before a diffusion method starts from it
+    args.methods = [m for m in METHODS if m in args.methods]
     dev = resolve_device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -217,7 +227,7 @@ def run_reconstruction(args: argparse.Namespace) -> dict:
     else:
         sampling = base.sampling
     schedule = get_schedule(sampling.schedule)
-    s_max = args.sigma_start or (DEFAULT_SIGMA_START if args.init == "zero_filled" else sampling.sigma_max)
+    s_max = args.sigma_start or (sampling.sigma_max if args.init == "noise" else DEFAULT_SIGMA_START)
     sig_dc = schedule(q["steps"], sampling.sigma_min, s_max, dtype=torch.float32, device=dev)
     sig_dps = schedule(q["dps_steps"], sampling.sigma_min, s_max, dtype=torch.float32, device=dev)
     report.extra["diffusion"] = {"init": args.init, "sigma_max": s_max, "sigma_min": sampling.sigma_min,
@@ -253,7 +263,8 @@ def run_reconstruction(args: argparse.Namespace) -> dict:
         "PSNR/SSIM data_range = volume max, SSIM 7x7 window); rows n = number of test slices",
         f"lambda of CS and DPS step size tuned on {len(tune)} training slices only (never test slices); "
         "the multi-coil CS uses the single-coil lambda of its acceleration",
-    ]
+    ] + ([f"--init cs_tv: the diffusion methods start from the CS-TV image noised to sigma {s_max:g}; their "
+          "seconds per slice include the CS-TV solve"] if args.init == "cs_tv" else [])
     return report.write(out)
 
 
@@ -273,12 +284,15 @@ def _tune(args, q, tune: np.ndarray, denoiser, sig_dps, dev) -> dict:
                 tune, _cs(A, y, lam, sparsity, q["cs_iters"])[:, 0].cpu().numpy(), maxval))
             tuned[f"{method}_{R}x"] = {"lambda": best, "train_psnr": scores}
         if "diffusion_dps" in args.methods and denoiser is not None:
+            cs_init = None
+            if args.init == "cs_tv":                   # the start of --init cs_tv, with the lambda just tuned
+                cs_init = _cs(A, y, tuned[f"cs_tv_{R}x"]["lambda"], "tv", q["cs_iters"]).abs()
             if args.dps_step_size is not None or len(q["dps_grid"]) == 1:
                 tuned[f"dps_{R}x"] = {"step_size": args.dps_step_size or q["dps_grid"][0], "train_psnr": {}}
             else:
                 def dps_score(z):
                     g = torch.Generator(device="cpu").manual_seed(stable_seed("dps-tune", R))
-                    init = None if args.init == "noise" else A.pinv(y).clamp_min(0)
+                    init = {"noise": None, "zero_filled": A.pinv(y).clamp_min(0), "cs_tv": cs_init}[args.init]
                     est, _ = _diffusion("dps", denoiser, A, y, x.shape, sig_dps, g, dps_step=z, init=init)
                     return psnr(tune, est.detach().clamp_min(0)[:, 0].cpu().numpy(), maxval)
                 best, scores = tune_grid(q["dps_grid"], dps_score)
@@ -286,11 +300,16 @@ def _tune(args, q, tune: np.ndarray, denoiser, sig_dps, dev) -> dict:
     return tuned
 
 
-def _init(args, prob: Problem) -> torch.Tensor | None:
-    """The starting estimate of the diffusion methods (``--init``): None (noise) or the zero-filled
-    least-squares image ``A^+ y`` (real, non-negative)."""
-    if getattr(args, "init", "noise") == "noise":
+def _init(args, prob: Problem, outs: dict | None = None) -> torch.Tensor | None:
+    """The starting estimate of the diffusion methods (``--init``): None (noise), the zero-filled
+    least-squares image ``A^+ y`` (real, non-negative), or the CS-TV magnitude image already in ``outs``."""
+    init = getattr(args, "init", "noise")
+    if init == "noise":
         return None
+    if init == "cs_tv":
+        if outs is None or "cs_tv" not in outs:
+            raise ValueError("--init cs_tv: the CS-TV reconstruction must run before the diffusion methods")
+        return outs["cs_tv"].float().reshape(prob.shape)
     return prob.A.pinv(prob.y).clamp_min(0).reshape(prob.shape)
 
 
@@ -301,6 +320,7 @@ def _run_methods(args, q, R, prob: Problem, denoiser, sig_dc, sig_dps, tuned, ge
     into ``stds`` (method -> (B, 1, H, W)) when a dict is given."""
     outs = {}
     for m in args.methods:
+        t0 = timer.seconds.get(m, 0.0)
         with timer(m):
             if m == "zero_filled":
                 outs[m] = prob.zero_filled
@@ -312,13 +332,19 @@ def _run_methods(args, q, R, prob: Problem, denoiser, sig_dc, sig_dps, tuned, ge
                 kind = "dc" if m == "diffusion_dc" else "dps"
                 step = tuned.get(f"dps_{R}x", {}).get("step_size", 1.0)
                 with torch.no_grad() if kind == "dc" else torch.enable_grad():
-                    init = _init(args, prob)
+                    init = _init(args, prob, outs)
                     est, sd = _diffusion(kind, denoiser, prob.A, prob.y, prob.shape,
                                          sig_dc if kind == "dc" else sig_dps, gen, dps_step=step, init=init,
                                          shots=q["shots"], sampler=args.dc_sampler)
                 outs[m] = est.clamp_min(0)                   # magnitude images are non-negative
                 if stds is not None:
                     stds[m] = sd
+        if m == "cs_tv":
+            cs_seconds = timer.seconds[m] - t0
+    if getattr(args, "init", None) == "cs_tv":               # a start from CS-TV costs its solve too
+        for m in outs:
+            if m.startswith("diffusion"):
+                timer.seconds[m] += cs_seconds
     return outs
 
 
