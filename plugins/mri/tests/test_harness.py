@@ -73,20 +73,32 @@ def test_reconstruction_harness_smoke(tmp_path, volume_folder):
 
 
 @pytest.mark.slow
-def test_reconstruction_from_the_cs_tv_start(tmp_path, volume_folder):
+def test_reconstruction_from_the_cs_tv_start(tmp_path, volume_folder, monkeypatch):
     """--init cs_tv: the methods run in an order that puts CS-TV first (whatever the order asked), the diffusion
     rows' seconds include the CS-TV solve, and the report says where the samplers started."""
+    import time
+
+    from diffsci_mri.harness import reconstruction as rec
+    solve = rec._cs
+
+    def slow_cs(*a, **k):                          # a CS-TV solve far slower than the tiny diffusion run
+        time.sleep(0.5)
+        return solve(*a, **k)
+    monkeypatch.setattr(rec, "_cs", slow_cs)
     p = argparse.ArgumentParser()
     domain.add_harness_args("reconstruction", p)
     opts = p.parse_args(["--config", str(_tiny_config(tmp_path, volume_folder)), "--train-steps", "2",
                          "--max-slices", "1", "--steps", "2", "--accelerations", "4", "--multicoil", "none",
                          "--cs-iters", "20", "--shots", "2", "--init", "cs_tv", "--sigma-start", "0.3",
-                         "--methods", "diffusion_dc", "cs_tv"])
-    report = domain.harnesses["reconstruction"](_args(tmp_path, **vars(opts)))
+                         "--dps-steps", "2", "--methods", "diffusion_dps", "diffusion_dc", "cs_tv"])
+    # not --quick: the DPS step is tuned on training slices, started from their CS-TV images too
+    report = domain.harnesses["reconstruction"](_args(tmp_path, quick=False, **vars(opts)))
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["diffusion"]["init"] == "cs_tv" and saved["diffusion"]["sigma_max"] == 0.3
     sec = {r["method"]: r["mean"] for r in report["rows"] if r["metric"] == "seconds_per_slice"}
-    assert set(sec) == {"cs_tv", "diffusion_dc"} and sec["diffusion_dc"] > sec["cs_tv"] > 0
+    assert set(sec) == {"cs_tv", "diffusion_dc", "diffusion_dps"}
+    assert min(sec["diffusion_dc"], sec["diffusion_dps"]) > sec["cs_tv"] > 0.5        # CS-TV time included
+    assert len(saved["tuned"]["dps_4x"]["train_psnr"]) >= 3
     assert any("--init cs_tv" in n for n in saved["notes"])
 
 

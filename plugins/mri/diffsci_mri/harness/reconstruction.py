@@ -284,15 +284,16 @@ def _tune(args, q, tune: np.ndarray, denoiser, sig_dps, dev) -> dict:
                 tune, _cs(A, y, lam, sparsity, q["cs_iters"])[:, 0].cpu().numpy(), maxval))
             tuned[f"{method}_{R}x"] = {"lambda": best, "train_psnr": scores}
         if "diffusion_dps" in args.methods and denoiser is not None:
-            cs_init = None
-            if args.init == "cs_tv":                   # the start of --init cs_tv, with the lambda just tuned
-                cs_init = _cs(A, y, tuned[f"cs_tv_{R}x"]["lambda"], "tv", q["cs_iters"]).abs()
             if args.dps_step_size is not None or len(q["dps_grid"]) == 1:
                 tuned[f"dps_{R}x"] = {"step_size": args.dps_step_size or q["dps_grid"][0], "train_psnr": {}}
             else:
+                if args.init == "cs_tv":               # the start of --init cs_tv, with the lambda just tuned
+                    init = _cs(A, y, tuned[f"cs_tv_{R}x"]["lambda"], "tv", q["cs_iters"]).abs()
+                else:
+                    init = None if args.init == "noise" else A.pinv(y).clamp_min(0)
+
                 def dps_score(z):
                     g = torch.Generator(device="cpu").manual_seed(stable_seed("dps-tune", R))
-                    init = {"noise": None, "zero_filled": A.pinv(y).clamp_min(0), "cs_tv": cs_init}[args.init]
                     est, _ = _diffusion("dps", denoiser, A, y, x.shape, sig_dps, g, dps_step=z, init=init)
                     return psnr(tune, est.detach().clamp_min(0)[:, 0].cpu().numpy(), maxval)
                 best, scores = tune_grid(q["dps_grid"], dps_score)
