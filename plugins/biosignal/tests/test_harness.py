@@ -112,6 +112,12 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     val = domain.harnesses["anomaly"](args)
     assert val["test_records"] == ["201", "208"] and not {"201", "208"} & set(val["train_records"])
     assert not set(val["train_records"]) & set(rep["test_records"])
+    # the reverse fold swaps the halves: the prior on the test records, scored on the training records
+    args = _args(tmp_path / "rev", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",
+                                               "--max-abnormal", "10", "--train-steps", "2", "--scores", "recon",
+                                               "--split", "reverse"])
+    rev = domain.harnesses["anomaly"](args)
+    assert (rev["train_records"], rev["test_records"]) == (rep["test_records"], rep["train_records"])
 
 
 @pytest.mark.slow
@@ -124,6 +130,14 @@ def test_augmentation_harness_smoke(tmp_path, mitdb_root):
     got = {(r["method"], r["metric"]) for r in rep["rows"]}
     for m in ("real_5pct", "real_5pct_plus_diffusion", "diffusion_only"):
         assert (m, "macro_f1") in got and (m, "recall_S") in got
+    # semi-supervised generator: the unlabelled beats as a fifth class, the labelled ones repeated to half
+    args = _args(tmp_path / "semi", "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "100",
+                                                     "--train-steps", "2", "--synthetic-per-class", "2", "--steps",
+                                                     "2", "--epochs", "1", "--seeds", "1", "--no-reference",
+                                                     "--generator-data", "all"])
+    semi = domain.harnesses["augmentation"](args)
+    assert semi["generator_data"] == "all" and semi["labelled_share"] == 0.5
+    assert semi["generator"]["params"] > 0 and "share0.5" in str(next((tmp_path / "semi").rglob("config.yaml")))
 
 
 @pytest.mark.slow

@@ -3,13 +3,33 @@
 import numpy as np
 import pytest
 
-from diffsci_biosignal.mitdb import BeatSet, load_record_beats, mitdb_records, record_split, stratified_subset
+from diffsci_biosignal.mitdb import BBB_RECORDS, BeatSet, load_record_beats, mitdb_records, record_split, stratified_subset
 
 
 def test_split_is_by_record_and_alternating():
     train, test = record_split(["209", "101", "106", "108"])
     assert train == ["101", "108"] and test == ["106", "209"]
     assert not set(train) & set(test)
+
+
+def test_bundle_branch_block_records_alternate_among_themselves():
+    # plain alternation would send 109, 124 and 207 all to test (odd positions); each half must hold one
+    recs = ["101", "106", "108", "109", "112", "114", "115", "116", "122", "124", "201", "203", "205", "207", "208"]
+    train, test = record_split(recs)
+    assert sorted(train + test) == sorted(recs) and not set(train) & set(test)
+    assert {"109", "207"} <= set(train) and "124" in test
+    assert [r for r in train if r not in BBB_RECORDS] == sorted(recs)[0::2][:len(train) - 2]
+
+
+@pytest.mark.data
+def test_bbb_records_are_mostly_bundle_branch_block_beats(mitdb_root):
+    import wfdb
+
+    for r in mitdb_records(mitdb_root):
+        sym = np.array(wfdb.rdann(str(mitdb_root / r), "atr").symbol)
+        normal = np.isin(sym, ["N", "L", "R", "e", "j"])
+        bbb = np.isin(sym, ["L", "R"]).sum() / max(1, normal.sum())
+        assert (bbb > 0.5) == (r in BBB_RECORDS), (r, bbb)
 
 
 def test_stratified_subset_keeps_every_class():

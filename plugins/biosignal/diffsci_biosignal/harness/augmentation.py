@@ -4,6 +4,8 @@ Labels: a class-stratified 5 % of the beats of the training records of DS1 (spli
 set is every beat of the other records (inter-patient). Classes N, S, V, F (AAMI Q is dropped: DS1 holds
 8 Q beats). A class-conditional diffusion model is trained on the same labelled 5 % only (the generator
 sees no other label and no other beat) with label dropout, and sampled with classifier-free guidance.
+``--generator-data all`` makes it semi-supervised (:func:`semi_supervised_set`): the other training beats join
+as an "unlabelled" class, the labelled ones repeated to ``--labelled-share`` of its training set.
 
 The same small CNN (:class:`..classify.BeatCNN`, class-balanced loss) is trained, over several seeds, on
 
@@ -39,7 +41,7 @@ from ..windows import fold, unfold
 from .anomaly import subsample_beats
 from .common import ecg_root, experiment, sample, say, set_threads, train_or_load
 
-__all__ = ["run", "add_args", "CLASSES"]
+__all__ = ["run", "add_args", "semi_supervised_set", "CLASSES"]
 
 CLASSES = ("N", "S", "V", "F")
 QUICK = {"synthetic_per_class": 96, "seeds": 1, "max_test": 3000, "epochs": 15, "steps": 8,
@@ -64,8 +66,29 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generator-data", choices=("labelled", "all"), default="labelled",
                    help="train the generator on the labelled 5 %% only (default), or also on the other training "
                         "beats WITHOUT their labels (semi-supervised: an extra 'unlabelled' class)")
+    p.add_argument("--labelled-share", type=float, default=0.5, help="with --generator-data all: the labelled "
+                   "beats are repeated to make this share of the generator's training set (default 0.5)")
     p.add_argument("--batch", type=int, default=256, help="sampling batch size")
     p.add_argument("--no-progress", action="store_true", help="no training progress bar")
+
+
+def semi_supervised_set(lab_x: np.ndarray, lab_y: np.ndarray, rest_x: np.ndarray, *, unlabelled: int,
+                        share: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The generator's training set with --generator-data all: the labelled beats with their labels, repeated
+    (a whole number of times) so that they make about ``share`` of the set, plus the other beats under the
+    extra label ``unlabelled``. Without the repetition 5 % labels are 5 % of the steps and the class branch
+    hardly trains (measured: macro-F1 0.18 with the synthetic beats against 0.33 without).
+
+    >>> x, y = semi_supervised_set(np.zeros((2, 1, 4)), np.array([0, 1]), np.ones((6, 1, 4)), unlabelled=4)
+    >>> y.tolist()
+    [0, 1, 0, 1, 0, 1, 4, 4, 4, 4, 4, 4]
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"--labelled-share must be in (0, 1), got {share}")
+    reps = max(1, int(round(share / (1.0 - share) * len(rest_x) / max(1, len(lab_x)))))
+    gx = np.concatenate([np.tile(lab_x, (reps,) + (1,) * (lab_x.ndim - 1)), rest_x])
+    gy = np.concatenate([np.tile(lab_y, reps), np.full(len(rest_x), unlabelled, dtype=lab_y.dtype)])
+    return gx, gy
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -90,9 +113,10 @@ def run(args: argparse.Namespace) -> dict:
     semi = args.generator_data == "all"
     if semi:
         over["model"] = {"num_classes": len(CLASSES) + 1}                 # + an "unlabelled" class
+    share = f"_share{args.labelled_share:g}" if semi else ""
     cfg = experiment("augmentation", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
                      out / "models") / f"generator_{int(round(100 * args.fraction))}pct_{args.generator_data}"
-                                       f"_seed{args.seed}", quick_overrides=q.get("model"), overrides=over)
+                                       f"{share}_seed{args.seed}", quick_overrides=q.get("model"), overrides=over)
     p = cfg.data.params
     kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6)}
     k = int(p.get("fold", 8))
@@ -110,8 +134,8 @@ def run(args: argparse.Namespace) -> dict:
 
     if semi:
         rest = np.setdiff1d(np.arange(len(train)), lab_idx)
-        gx = np.concatenate([lab.x, train.x[rest]])
-        gy = np.concatenate([lab.label, np.full(len(rest), len(CLASSES))])
+        gx, gy = semi_supervised_set(lab.x, lab.label, train.x[rest], unlabelled=len(CLASSES),
+                                     share=args.labelled_share)
     else:
         gx, gy = lab.x, lab.label
     den, info = train_or_load(cfg, ArrayDataset(fold(gx, k), label=gy, source=str(root)),
@@ -167,12 +191,14 @@ def run(args: argparse.Namespace) -> dict:
                          "guidance_scale": scale, "sampler_steps": steps, "synthetic_per_class": n_syn,
                          "generation_seconds": round(gen_seconds, 1), "classifier_seeds": seeds,
                          "classifier_epochs": epochs, "summary": summary, "generator_data": args.generator_data,
+                         "labelled_share": args.labelled_share if semi else None,
                          "wall_seconds": round(time.perf_counter() - t_start, 1)})
     report.notes += [
         ("The generator is trained on the labelled 5 % only (no other beat, no other label), so every "
          "variant but real_100pct sees the same labelled information." if not semi else
-         "Semi-supervised generator: the labelled 5 % with their labels plus the other training beats as an "
-         "'unlabelled' class (no label information); the classifiers still see only the labelled 5 %."),
+         "Semi-supervised generator: the labelled 5 % with their labels (repeated to make "
+         f"{100 * args.labelled_share:g} % of its training set) plus the other training beats as an 'unlabelled' "
+         "class (no label information); the classifiers still see only the labelled 5 %."),
         "Classifier: a 3-layer 1D CNN (pooling that keeps positions) with class-balanced cross-entropy; std over "
         "classifier seeds.",
         "Inter-patient: train and test records are disjoint (DS1 split by record); Q beats dropped (8 in DS1).",
