@@ -113,10 +113,10 @@ def run(args: argparse.Namespace) -> dict:
     semi = args.generator_data == "all"
     if semi:
         over["model"] = {"num_classes": len(CLASSES) + 1}                 # + an "unlabelled" class
-    share = f"_share{args.labelled_share:g}" if semi else ""
+    share_tag = f"_share{args.labelled_share:g}" if semi else ""
     cfg = experiment("augmentation", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
                      out / "models") / f"generator_{int(round(100 * args.fraction))}pct_{args.generator_data}"
-                                       f"{share}_seed{args.seed}", quick_overrides=q.get("model"), overrides=over)
+                                       f"{share_tag}_seed{args.seed}", quick_overrides=q.get("model"), overrides=over)
     p = cfg.data.params
     kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6)}
     k = int(p.get("fold", 8))
