@@ -24,6 +24,8 @@ def _check_moments(samples, mean, var, z=4.5):
 
 @pytest.mark.parametrize("spatial_dims", [1, 2, 3])
 @pytest.mark.parametrize("sampler,steps,kw", [(stochastic, 64, {"s_churn": 40.0, "s_noise": 1.0}),
+                                              (stochastic, 256, {"s_churn": 256.0, "s_noise": 1.0,
+                                                                 "s_gamma_max": 1.0}),
                                               (euler_maruyama, 512, {})])
 def test_gaussian_moments(sampler, steps, kw, spatial_dims, gen):
     shape = SHAPES[spatial_dims]
@@ -54,3 +56,19 @@ def test_generator_makes_runs_reproducible():
                                 generator=torch.Generator().manual_seed(seed))
     torch.testing.assert_close(run(1), run(1), rtol=0, atol=0)
     assert not torch.equal(run(1), run(2))
+
+
+def test_gamma_cap_sets_the_churn():
+    """gamma_i = min(S_churn / N, s_gamma_max): the first step's fresh noise has variance s_hat^2 - s^2."""
+    calls = []
+
+    def record(x, sigma, cond=None):
+        calls.append(float(sigma))
+        return torch.zeros_like(x)
+    sigmas = torch.tensor([2.0, 1.0, 0.0], dtype=torch.float64)
+    for cap, want in [(math.sqrt(2) - 1, 2.0 * math.sqrt(2)), (1.0, 4.0), (0.25, 2.5)]:
+        calls.clear()
+        stochastic(record, torch.zeros(1, 1), sigmas, s_churn=100.0, s_tmin=0.0, s_tmax=10.0, s_gamma_max=cap)
+        assert calls[0] == pytest.approx(want)            # s_hat = sigma_0 (1 + gamma)
+    with pytest.raises(ValueError, match="s_gamma_max"):
+        stochastic(record, torch.zeros(1, 1), sigmas, s_gamma_max=-1.0)

@@ -72,7 +72,7 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                      sampler: str = "dpmpp_2m", steps: int = 20, sigma_min: float = 0.002,
                      sigma_max: float = 80.0, seed: int = 0, device="cpu", batch: int = 1,
                      max_batch: int = 16, return_model_units: bool = False, median: int = 0, callback=None,
-                     progress: str | None = None) -> np.ndarray:
+                     progress: str | None = None, sampler_kw: Mapping | None = None) -> np.ndarray:
     """Draw ``n`` volumes of side ``size`` (int: a cube of the model's spatial rank) as pore masks.
 
     Args:
@@ -85,6 +85,7 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
         median: a median filter of this side on the model output before thresholding (:func:`median_clean`,
             Mosser et al. 2017's post-processing); 0 = none.
         progress: a label shows a tqdm bar over (volume, step) pairs; None: silent.
+        sampler_kw: extra keywords of the sampler, e.g. {"s_churn": 80, "s_gamma_max": 1} for "stochastic".
     Returns:
         (n, *size) bool (or float model units with ``return_model_units``).
     """
@@ -109,7 +110,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                     callback(*a)
             with torch.no_grad():
                 x0 = get_sampler(sampler)(d, x, sigmas, cond=cond, callback=step,
-                                          generator=gen if sampler in ("stochastic", "euler_maruyama") else None)
+                                          generator=gen if sampler in ("stochastic", "euler_maruyama") else None,
+                                          **(sampler_kw or {}))
             x0 = median_clean(x0[:, 0].cpu().numpy(), median, periodic=periodic)
             out.append(x0 if return_model_units else from_model(x0))
     return np.concatenate(out)

@@ -95,7 +95,22 @@ def _settings(args, cfg, quick: bool) -> dict:
             "sampler": args.sampler or cfg.sampling.sampler, "tile": args.tile or patch,
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
-            "median": getattr(args, "median", None) if getattr(args, "median", None) is not None else 3}
+            "median": getattr(args, "median", None) if getattr(args, "median", None) is not None else 3,
+            "sampler_kw": _sampler_kw(args, args.sampler or cfg.sampling.sampler)}
+
+
+def _churn_note(kw: dict) -> str:
+    return "".join(f", {k} {v:g}" for k, v in kw.items())
+
+
+def _sampler_kw(args, sampler: str) -> dict:
+    """--s-churn / --s-gamma-max as keywords of the stochastic sampler (an error with any other)."""
+    kw = {k: v for k, v in (("s_churn", getattr(args, "s_churn", None)),
+                            ("s_gamma_max", getattr(args, "s_gamma_max", None))) if v is not None}
+    if kw and sampler != "stochastic":
+        raise ValueError(f"--s-churn / --s-gamma-max set the stochastic sampler's churn; the sampler is '{sampler}' "
+                         "(pass --sampler stochastic)")
+    return kw
 
 
 # --- generation ------------------------------------------------------------------------------------
@@ -139,7 +154,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     # 2. generated: unconditional, and (full mode) conditioned on each real sub-volume's porosity, asked for
     # directly and through the calibrated condition (control.py)
     gen_kw = dict(tile=tile, overlap=s["overlap"], sampler=s["sampler"], steps=s["steps"], device=device,
-                  seed=args.seed)
+                  seed=args.seed, sampler_kw=s["sampler_kw"])
     bars = not getattr(args, "no_progress", False)
     targets = [float(x) for x in (args.targets.split(",") if args.targets else
                                   ([0.12, 0.20, 0.28] if quick else [0.12, 0.16, 0.20, 0.24, 0.28]))]
@@ -343,7 +358,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     report.notes += [
         f"real = {n} random {setting} sub-volumes of the held-out slab ({data.test_fraction:.0%} of the image along "
         f"axis {data.split_axis}, never seen in training); diffusion = unconditional samples "
-        f"({s['sampler']}, {s['steps']} steps), generated at {setting} by periodic tiled denoising with "
+        f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by periodic tiled denoising with "
         f"{tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step.",
         "diffusion_matched: conditioned on the porosity of each real sub-volume (classifier-free guidance "
         f"scale {s['guidance']}); diffusion_matched_calibrated: the same seeds, asked for the calibrated "

@@ -44,6 +44,12 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--median", type=int, default=None,
                        help="also report the judged set after a KxKxK median filter of the model output, as Mosser "
                             "et al. (2017) post-processed their GAN samples (default 3; 0 = skip)")
+        p.add_argument("--s-churn", type=float, default=None,
+                       help="stochastic sampler only: EDM's S_churn (default 40); gamma = min(S_churn/steps, "
+                            "--s-gamma-max) on every step")
+        p.add_argument("--s-gamma-max", type=float, default=None,
+                       help="stochastic sampler only: the cap on gamma (default EDM's sqrt(2)-1 = 0.414); 1 with "
+                            "--s-churn = steps removed the excess surface on Berea (docs/benchmarks.md)")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
     else:

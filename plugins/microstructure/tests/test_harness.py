@@ -152,5 +152,14 @@ def test_cli_lists_the_harness_options(capsys):
         main(["evaluate", "microstructure", "generation", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights"):
+    for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights", "--s-gamma-max"):
         assert opt in out
+
+
+def test_churn_options_need_the_stochastic_sampler(tmp_path):
+    from diffsci_microstructure.harness import _sampler_kw
+    args = _args(tmp_path, "generation", s_churn=80.0, s_gamma_max=1.0)
+    assert _sampler_kw(args, "stochastic") == {"s_churn": 80.0, "s_gamma_max": 1.0}
+    with pytest.raises(ValueError, match="--sampler stochastic"):
+        _sampler_kw(args, "dpmpp_2m")
+    assert _sampler_kw(_args(tmp_path, "generation"), "dpmpp_2m") == {}
