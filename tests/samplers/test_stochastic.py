@@ -59,7 +59,7 @@ def test_generator_makes_runs_reproducible():
 
 
 def test_gamma_cap_sets_the_churn():
-    """gamma_i = min(S_churn / N, s_gamma_max): the first step's fresh noise has variance s_hat^2 - s^2."""
+    """gamma_i = min(S_churn / N, s_gamma_max): the first denoiser call is at s_hat = sigma_0 (1 + gamma)."""
     calls = []
 
     def record(x, sigma, cond=None):

@@ -36,7 +36,6 @@ def test_tiled_generation_has_the_exact_porosity():
     assert vols.mean() == pytest.approx(norm.cdf(m), abs=0.02)
 
 
-
 def test_sampler_keywords_reach_the_stochastic_sampler():
     """A larger churn cap (s_gamma_max) changes the draw, not the law: N(m, 1) voxels either way."""
     kw = dict(sampler="stochastic", steps=64, seed=3, return_model_units=True)
@@ -47,6 +46,7 @@ def test_sampler_keywords_reach_the_stochastic_sampler():
         assert x.mean() == pytest.approx(0.5, abs=0.04) and x.std() == pytest.approx(1.0, abs=0.06)
     with pytest.raises(TypeError, match="s_gamma_max"):
         generate_volumes(IndependentGaussian(0.5), 1, 8, sampler="heun", steps=2, sampler_kw={"s_gamma_max": 1.0})
+
 
 def test_median_post_processing_of_gaussian_voxels_follows_the_binomial_law():
     # the 3^3 median of 27 i.i.d. N(m, 1) voxels is > 0 iff at least 14 of them are: P = P(Bin(27, Phi(m)) >= 14)
