@@ -92,7 +92,8 @@ def _settings(args, cfg, quick: bool) -> dict:
     patch = cfg.data.params.get("patch_size", 32) if cfg.data.domain == "microstructure" else 32
     return {"size": args.size or (32 if quick else 64), "n": args.n or (2 if quick else 12),
             "steps": args.steps or (6 if quick else cfg.sampling.steps),
-            "sampler": args.sampler or cfg.sampling.sampler, "tile": args.tile or patch,
+            "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
+            "tile": None if args.tile == 0 else (args.tile or patch),     # None: the whole volume at once
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
             "median": getattr(args, "median", None) if getattr(args, "median", None) is not None else 3,
@@ -159,7 +160,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     targets = [float(x) for x in (args.targets.split(",") if args.targets else
                                   ([0.12, 0.20, 0.28] if quick else [0.12, 0.16, 0.20, 0.24, 0.28]))]
     n_ctl = args.n_control or (2 if quick else 6)
-    csize = args.control_size or tile
+    csize = args.control_size or tile or s["patch"]
     scales = ([float(w) for w in args.control_guidance.split(",")] if getattr(args, "control_guidance", None)
               else [s["guidance"]])
     control = {"targets": targets, "achieved": [], "size": csize, "guidance": scales[0], "by_scale": {},
@@ -240,10 +241,12 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
 
     # 3. seams: S2 across the tile borders of the (fixed) tile grid versus everywhere, per axis
     # the borders of the tiles the sampler used: the same periodic grid as TiledDenoiser.plan, both edges
-    starts = tile_starts(size, tile, max(1, int(round(tile * (1 - s["overlap"])))), True)
-    borders = sorted({p % size for p in starts} | {(p + tile) % size for p in starts})
-    report.extra["seam_planes"] = borders
-    for method, vols in {"real": real_vols, **gen_sets}.items():
+    borders = []
+    if tile is not None:                             # whole-volume denoising has no tile borders to check
+        starts = tile_starts(size, tile, max(1, int(round(tile * (1 - s["overlap"])))), True)
+        borders = sorted({p % size for p in starts} | {(p + tile) % size for p in starts})
+        report.extra["seam_planes"] = borders
+    for method, vols in ({"real": real_vols, **gen_sets}.items() if borders else ()):
         vals = []
         for v in vols:
             for ax in range(v.ndim):
@@ -358,8 +361,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     report.notes += [
         f"real = {n} random {setting} sub-volumes of the held-out slab ({data.test_fraction:.0%} of the image along "
         f"axis {data.split_axis}, never seen in training); diffusion = unconditional samples "
-        f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by periodic tiled denoising with "
-        f"{tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step.",
+        f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by "
+        + (f"periodic tiled denoising with {tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step."
+           if tile is not None else "denoising the whole periodic volume in one network call at every step "
+           "(--tile 0: no tile borders, so no seam rows)."),
         "diffusion_matched: conditioned on the porosity of each real sub-volume (classifier-free guidance "
         f"scale {s['guidance']}); diffusion_matched_calibrated: the same seeds, asked for the calibrated "
         "condition c(porosity) of each real sub-volume (the line fitted for the control sweep at that scale, "
@@ -371,9 +376,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         "rows with each other, and the published rows with each other.",
         "s2_mae_rel: mean over lags of |S2_gen - S2_real| (mean radial curves) over the real porosity; the "
         "'real' row compares two halves of the real set (sampling noise floor).",
-        "seam_s2_mae_rel: S2 along each axis (lags 1-4) for pairs straddling the tile borders (both edges of "
-        f"every tile of the sampler's grid, planes {borders}) vs all pairs, MAE over the porosity; the real row is the estimator's sampling noise on volumes without seams, a seam shows as "
-        "a generated value well above it.",
+        ("seam_s2_mae_rel: S2 along each axis (lags 1-4) for pairs straddling the tile borders (both edges of "
+         f"every tile of the sampler's grid, planes {borders}) vs all pairs, MAE over the porosity; the real row is the estimator's sampling noise on volumes without seams, a seam shows as "
+         "a generated value well above it." if borders else
+         "seam_s2_mae_rel: not computed, the volumes were denoised whole (no tile borders)."),
         f"control_error: |target - porosity| of {n_ctl} volumes of {csize}^3 per target "
         f"(scale {s['guidance']}); a single sub-volume's porosity fluctuates, so the spread is part of it. "
         "The _quantile variant thresholds the same samples at their (1 - target) quantile instead of 0: "
@@ -458,7 +464,8 @@ def run_reconstruction(args, data: MicrostructureData) -> dict:
                   title=f"reconstruction from slices {args.slices}")
     report.figures.append("reconstruction.png")
     report.notes += ["diffusion_dc: data-consistency posterior sampling (diffsci.guidance.data_consistency) with "
-                     "the slices as a Mask measurement, tiled denoising; diffusion_prior: unconditional samples.",
+                     "the slices as a Mask measurement, " + ("tiled denoising" if tile is not None else
+                     "the whole volume per network call") + "; diffusion_prior: unconditional samples.",
                      "accuracy: fraction of voxels equal to the truth; chance = phi^2 + (1 - phi)^2 for independent "
                      "draws of the same porosity."]
     return report.write(out)

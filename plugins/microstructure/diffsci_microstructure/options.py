@@ -22,7 +22,9 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=None, help="volumes per method (default 12; quick 2)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the config's; quick 6)")
     p.add_argument("--sampler", default=None, help="sampler (default: the config's, dpmpp_2m)")
-    p.add_argument("--tile", type=int, default=None, help="tile side for tiled denoising (default: the patch size)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="tile side for tiled denoising (default: the patch size); 0: the whole volume in one network "
+                        "call (no tile borders, but inputs larger than the training patches; memory grows with it)")
     p.add_argument("--overlap", type=float, default=None, help="tile overlap fraction (default 0.5; quick 0.25)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale for conditioned sampling (default: the config's)")

@@ -8,8 +8,12 @@ tile edges, where a network that sees no context beyond the tile is least reliab
 acts on the denoiser, any sampler (or posterior sampler) integrates the large volume as one state: the
 tiles agree at every step, which is what removes seams (MultiDiffusion, Bar-Tal et al. 2023, Eq. 5 is
 the same least-squares blend). With ``periodic=True`` the tiles live on a torus (indices modulo the
-size): every voxel is covered by the same number of tiles, the output is periodic, and a network with
-circular padding never sees an artificial border. ``shift="random"`` moves the tile grid by a random
+size): every voxel is covered by the same number of tiles and the output is periodic. A tile smaller than
+the volume is not itself periodic, though: a network with circular padding wraps its opposite faces onto
+each other, an artificial border that the window only down-weights. The alternative, denoising the whole
+volume in one call (``tile=None`` in generation.py), is the exact periodic operator but shows the network
+inputs larger than it was trained on; on Berea (32^3 patches, 64^3 volumes) the tiles gave the better
+samples (docs/benchmarks.md, Microstructure, session 10). ``shift="random"`` moves the tile grid by a random
 offset at every call, so no voxel sits at a tile edge at every step.
 
 Written here rather than with MONAI's ``sliding_window_inference`` because that function batches windows

@@ -132,6 +132,28 @@ def test_a_prior_that_ignores_its_condition_skips_the_calibrated_variants(tmp_pa
 
 
 @pytest.mark.slow
+def test_tile_zero_denoises_whole_volumes(tmp_path, data, tiny_prior, monkeypatch):
+    import diffsci_microstructure.harness as harness
+    from diffsci_microstructure.control import PorosityCalibration
+    monkeypatch.setattr(harness, "calibrate_porosity", lambda sample: PorosityCalibration(0.0, 1.0))
+    draws = []
+    real_generate = harness.generate_volumes
+
+    def spy(denoiser, n, size, **kw):
+        draws.append((size, kw["tile"]))
+        return real_generate(denoiser, n, size, **kw)
+    monkeypatch.setattr(harness, "generate_volumes", spy)
+    args = _full_mode(tmp_path, tiny_prior)
+    args.tile, args.control_size, args.size = 0, None, 24
+    report = run_generation(args, data)
+    assert draws and all(tile is None for _, tile in draws)       # no TiledDenoiser anywhere
+    assert {size for size, _ in draws} == {24, 16}                # control volumes: the prior's patch (16^3)
+    assert report["settings"]["tile"] is None
+    assert not any(r["metric"] == "seam_s2_mae_rel" for r in report["rows"])
+    assert "seam_planes" not in report and any("denoised whole" in note for note in report["notes"])
+
+
+@pytest.mark.slow
 def test_reconstruction_reproduces_the_slice(tmp_path, data):
     report = run_reconstruction(_args(tmp_path, "reconstruction", checkpoint=None), data)
     mismatch = next(r for r in report["rows"] if r["method"] == "diffusion_dc" and r["metric"] == "slice_mismatch")
