@@ -51,7 +51,7 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                             "--s-gamma-max) on every step")
         p.add_argument("--s-gamma-max", type=float, default=None,
                        help="stochastic sampler only: the cap on gamma (default EDM's sqrt(2)-1 = 0.414); 1 with "
-                            "--s-churn = steps removed the excess surface on Berea (docs/benchmarks.md)")
+                            "--s-churn = steps cut the Berea surface excess from +30 %% to +7 %% (docs/benchmarks.md)")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
     else:
