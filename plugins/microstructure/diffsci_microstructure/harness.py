@@ -130,6 +130,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)
     quick = bool(args.quick)
+    unconditional = not getattr(args, "no_unconditional", False)
+    if not unconditional and (quick or getattr(args, "no_matched", False)):
+        raise ValueError("--no-unconditional leaves nothing to generate: the matched rows are drawn in full mode "
+                         "only, and not with --no-matched")
     if published is None:
         published = data.source == "file" and "berea" in str(data.path).lower()
     pore, meta = load_pore_volume(data)
@@ -187,10 +191,12 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             timings[f"calibration_scale{w:g}"] = time.perf_counter() - t0
         return fits[w]
 
-    t = time.perf_counter()
-    units = {"diffusion": generate_volumes(denoiser, n, size, progress=f"diffusion {size}^3" if bars else None,
-                                           return_model_units=True, **gen_kw)}
-    timings["generate_diffusion"] = time.perf_counter() - t
+    units = {}
+    if unconditional:
+        t = time.perf_counter()
+        units["diffusion"] = generate_volumes(denoiser, n, size, progress=f"diffusion {size}^3" if bars else None,
+                                              return_model_units=True, **gen_kw)
+        timings["generate_diffusion"] = time.perf_counter() - t
     if not quick and not getattr(args, "no_matched", False):
         t = time.perf_counter()
         units["diffusion_matched"] = generate_volumes(denoiser, n, size, porosity=real.values["porosity"],
@@ -355,13 +361,17 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                       title=f"real held-out vs generated {setting} ({prior['checkpoint']})")
     report.figures.append("generation.png")
     suffix = _output_suffix(str(data.path)) if data.source == "file" else ".tif"
-    for i, v in enumerate(gen_sets["diffusion"][:2]):          # in the input's format and coding
+    written = "diffusion" if unconditional else judged
+    report.extra["volumes_from"] = written
+    for i, v in enumerate(gen_sets[written][:2]):              # in the input's format and coding
         write_volume(out / f"generated_{i:03d}{suffix}", encode_binary(v, meta)[None], {"voxel_size": voxel})
         report.extra.setdefault("volumes", []).append(f"generated_{i:03d}{suffix}")
     report.notes += [
         f"real = {n} random {setting} sub-volumes of the held-out slab ({data.test_fraction:.0%} of the image along "
-        f"axis {data.split_axis}, never seen in training); diffusion = unconditional samples "
-        f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by "
+        f"axis {data.split_axis}, never seen in training); "
+        + ("diffusion = unconditional samples " if unconditional else
+           "no unconditional row (--no-unconditional); the generated samples were drawn ")
+        + f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by "
         + (f"periodic tiled denoising with {tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step."
            if tile is not None else "denoising the whole periodic volume in one network call at every step "
            "(--tile 0: no tile borders, so no seam rows)."),

@@ -84,23 +84,33 @@ def _full_mode(tmp_path, tiny_prior):
                  control_size=8, perm_size=0)
 
 
+@pytest.fixture
+def draws(monkeypatch):
+    """Every ``generate_volumes`` call of the harness as (size, keywords); the calibration fit is the identity
+    line (a test may patch ``calibrate_porosity`` again)."""
+    import diffsci_microstructure.harness as harness
+    from diffsci_microstructure.control import PorosityCalibration
+    calls, real_generate = [], harness.generate_volumes
+
+    def spy(denoiser, n, size, **kw):
+        calls.append((size, kw))
+        return real_generate(denoiser, n, size, **kw)
+    monkeypatch.setattr(harness, "generate_volumes", spy)
+    monkeypatch.setattr(harness, "calibrate_porosity", lambda sample: PorosityCalibration(0.0, 1.0))
+    return calls
+
+
 @pytest.mark.slow
-def test_matched_volumes_ask_for_the_calibrated_condition(tmp_path, data, tiny_prior, monkeypatch):
+def test_matched_volumes_ask_for_the_calibrated_condition(tmp_path, data, tiny_prior, monkeypatch, draws):
     import diffsci_microstructure.harness as harness
     from diffsci_microstructure.control import PorosityCalibration
     cal = PorosityCalibration(0.4, 0.8)                           # a model that overshoots: ask for less
-    fits, asked = [], []
+    fits = []
     monkeypatch.setattr(harness, "calibrate_porosity", lambda sample: fits.append(1) or cal)
-    real_generate = harness.generate_volumes
-
-    def spy(denoiser, n, size, **kw):
-        asked.append((kw.get("progress"), kw.get("porosity"), kw.get("seed")))
-        return real_generate(denoiser, n, size, **kw)
-    monkeypatch.setattr(harness, "generate_volumes", spy)
     args = _full_mode(tmp_path, tiny_prior)
     args.no_progress = False                                      # the labels name the variants
     report = run_generation(args, data)
-    calls = {label: (p, seed) for label, p, seed in asked}
+    calls = {kw["progress"]: (kw.get("porosity"), kw["seed"]) for _, kw in draws}
     matched, cal_call = calls["diffusion_matched"], calls["diffusion_matched_calibrated"]
     assert matched[1] == cal_call[1]                              # paired: the same seeds
     np.testing.assert_allclose(cal_call[0], cal.condition_for(np.asarray(matched[0])))
@@ -132,25 +142,38 @@ def test_a_prior_that_ignores_its_condition_skips_the_calibrated_variants(tmp_pa
 
 
 @pytest.mark.slow
-def test_tile_zero_denoises_whole_volumes(tmp_path, data, tiny_prior, monkeypatch):
-    import diffsci_microstructure.harness as harness
-    from diffsci_microstructure.control import PorosityCalibration
-    monkeypatch.setattr(harness, "calibrate_porosity", lambda sample: PorosityCalibration(0.0, 1.0))
-    draws = []
-    real_generate = harness.generate_volumes
-
-    def spy(denoiser, n, size, **kw):
-        draws.append((size, kw["tile"]))
-        return real_generate(denoiser, n, size, **kw)
-    monkeypatch.setattr(harness, "generate_volumes", spy)
+def test_tile_zero_denoises_whole_volumes(tmp_path, data, tiny_prior, draws):
     args = _full_mode(tmp_path, tiny_prior)
     args.tile, args.control_size, args.size = 0, None, 24
     report = run_generation(args, data)
-    assert draws and all(tile is None for _, tile in draws)       # no TiledDenoiser anywhere
+    assert draws and all(kw["tile"] is None for _, kw in draws)   # no TiledDenoiser anywhere
     assert {size for size, _ in draws} == {24, 16}                # control volumes: the prior's patch (16^3)
     assert report["settings"]["tile"] is None
     assert not any(r["metric"] == "seam_s2_mae_rel" for r in report["rows"])
     assert "seam_planes" not in report and any("denoised whole" in note for note in report["notes"])
+
+
+@pytest.mark.slow
+def test_no_unconditional_draws_only_the_matched_rows(tmp_path, data, tiny_prior, draws):
+    args = _full_mode(tmp_path, tiny_prior)
+    args.no_progress, args.no_unconditional = False, True
+    report = run_generation(args, data)
+    labels = [kw["progress"] for _, kw in draws]
+    assert not any(label.startswith("diffusion ") for label in labels)       # the unconditional draw's label
+    assert {"diffusion_matched", "diffusion_matched_calibrated"} <= set(labels)
+    methods = {r["method"] for r in report["rows"]}
+    assert "diffusion" not in methods and "diffusion_matched_calibrated" in methods
+    assert report["targets_judged_on"] == "diffusion_matched_calibrated"
+    assert report["volumes_from"] == "diffusion_matched_calibrated"
+    assert read_volume(tmp_path / "generation" / report["volumes"][0]).array.shape == (1, 16, 16, 16)
+    assert any("--no-unconditional" in note for note in report["notes"])
+
+
+@pytest.mark.parametrize("kw", [{"quick": True}, {"quick": False, "no_matched": True}])
+def test_no_unconditional_with_nothing_else_to_draw_is_a_clear_error(tmp_path, data, kw):
+    args = _args(tmp_path, "generation", no_unconditional=True, **kw)
+    with pytest.raises(ValueError, match="nothing to generate"):
+        run_generation(args, data)
 
 
 @pytest.mark.slow
@@ -174,7 +197,8 @@ def test_cli_lists_the_harness_options(capsys):
         main(["evaluate", "microstructure", "generation", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights", "--s-gamma-max"):
+    for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights", "--s-gamma-max",
+                "--no-unconditional"):
         assert opt in out
 
 
