@@ -131,7 +131,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     device = resolve_device(args.device)
     quick = bool(args.quick)
     unconditional = not getattr(args, "no_unconditional", False)
-    if not unconditional and (quick or getattr(args, "no_matched", False)):
+    matched = not quick and not getattr(args, "no_matched", False)      # the matched rows: full mode only
+    if not unconditional and not matched:
         raise ValueError("--no-unconditional leaves nothing to generate: the matched rows are drawn in full mode "
                          "only, and not with --no-matched")
     if published is None:
@@ -197,7 +198,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         units["diffusion"] = generate_volumes(denoiser, n, size, progress=f"diffusion {size}^3" if bars else None,
                                               return_model_units=True, **gen_kw)
         timings["generate_diffusion"] = time.perf_counter() - t
-    if not quick and not getattr(args, "no_matched", False):
+    if matched:
         t = time.perf_counter()
         units["diffusion_matched"] = generate_volumes(denoiser, n, size, porosity=real.values["porosity"],
                                                       guidance=s["guidance"], **{**gen_kw, "seed": args.seed + 1},

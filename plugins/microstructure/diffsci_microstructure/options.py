@@ -56,7 +56,7 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="skip the variant conditioned on each real sub-volume's porosity")
         p.add_argument("--no-unconditional", action="store_true",
                        help="full mode: skip the unconditional row (the targets are judged on the matched rows; "
-                            "a third less generation, for a larger --n in the same time)")
+                            "a third fewer volumes of --size, for a larger --n in the same time)")
     else:
         p.add_argument("--slices", default="0:mid",
                        help="measured planes as AXIS:INDEX, comma separated; 'mid' = the middle (default 0:mid)")
