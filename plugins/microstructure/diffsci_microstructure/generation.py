@@ -43,9 +43,10 @@ def porosity_cond(porosity, n: int, device="cpu") -> Cond | None:
 def wrap_denoiser(denoiser, *, tile: int | None = None, guidance: float = 1.0, overlap: float = 0.5,
                   periodic: bool = True, window: str = "hann", shift: str = "none", max_batch: int = 16,
                   generator: torch.Generator | None = None):
-    """CFG (when guidance != 1) inside tiled denoising (when a tile size is given)."""
+    """CFG (when guidance != 1) inside tiled denoising (when a tile size is given, or with a random shift:
+    tiling.py, a random circular roll of the whole volume then)."""
     d = ClassifierFreeGuidance(denoiser, guidance) if guidance != 1.0 else denoiser
-    if tile is not None:
+    if tile is not None or shift != "none":
         d = TiledDenoiser(d, tile, overlap=overlap, periodic=periodic, window=window, shift=shift,
                           max_batch=max_batch, generator=generator)
     return d
@@ -81,6 +82,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
             from the unconditional model (the NULL condition).
         guidance: classifier-free guidance scale (1 = the conditional model).
         tile: patch size for tiled denoising (None: the whole volume in one network call).
+        shift: "random" moves the tile grid (or rolls the whole volume) by a random offset at every network
+            call (tiling.py; periodic only), so the network's down-sampling grid has no fixed phase.
         batch: volumes per sampler call.
         median: a median filter of this side on the model output before thresholding (:func:`median_clean`,
             Mosser et al. 2017's post-processing); 0 = none.

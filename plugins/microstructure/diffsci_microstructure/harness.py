@@ -95,6 +95,7 @@ def _settings(args, cfg, quick: bool) -> dict:
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
             "tile": None if args.tile == 0 else (args.tile or patch),     # None: the whole volume at once
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
+            "shift": getattr(args, "shift", None) or "none",
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
             "median": getattr(args, "median", None) if getattr(args, "median", None) is not None else 3,
             "sampler_kw": _sampler_kw(args, args.sampler or cfg.sampling.sampler)}
@@ -159,8 +160,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
 
     # 2. generated: unconditional, and (full mode) conditioned on each real sub-volume's porosity, asked for
     # directly and through the calibrated condition (control.py)
-    gen_kw = dict(tile=tile, overlap=s["overlap"], sampler=s["sampler"], steps=s["steps"], device=device,
-                  seed=args.seed, sampler_kw=s["sampler_kw"])
+    gen_kw = dict(tile=tile, overlap=s["overlap"], shift=s["shift"], sampler=s["sampler"], steps=s["steps"],
+                  device=device, seed=args.seed, sampler_kw=s["sampler_kw"])
     bars = not getattr(args, "no_progress", False)
     targets = [float(x) for x in (args.targets.split(",") if args.targets else
                                   ([0.12, 0.20, 0.28] if quick else [0.12, 0.16, 0.20, 0.24, 0.28]))]
@@ -249,7 +250,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     # 3. seams: S2 across the tile borders of the (fixed) tile grid versus everywhere, per axis
     # the borders of the tiles the sampler used: the same periodic grid as TiledDenoiser.plan, both edges
     borders = []
-    if tile is not None:                             # whole-volume denoising has no tile borders to check
+    if s["shift"] != "none":
+        report.notes.append("seams not checked: with --shift random the tile grid moves at every step, so there are "
+                            "no fixed tile borders to check")
+    elif tile is not None:                           # whole-volume denoising has no tile borders to check
         starts = tile_starts(size, tile, max(1, int(round(tile * (1 - s["overlap"])))), True)
         borders = sorted({p % size for p in starts} | {(p + tile) % size for p in starts})
         report.extra["seam_planes"] = borders
@@ -373,9 +377,11 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         + ("diffusion = unconditional samples " if unconditional else
            "no unconditional row (--no-unconditional); the generated samples were drawn ")
         + f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by "
-        + (f"periodic tiled denoising with {tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step."
+        + (f"periodic tiled denoising with {tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step"
            if tile is not None else "denoising the whole periodic volume in one network call at every step "
-           "(--tile 0: no tile borders, so no seam rows)."),
+           "(--tile 0: no tile borders, so no seam rows)")
+        + (", the grid moved by a random offset at every network call (--shift random)." if s["shift"] != "none"
+           else "."),
         "diffusion_matched: conditioned on the porosity of each real sub-volume (classifier-free guidance "
         f"scale {s['guidance']}); diffusion_matched_calibrated: the same seeds, asked for the calibrated "
         "condition c(porosity) of each real sub-volume (the line fitted for the control sweep at that scale, "
@@ -390,7 +396,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         ("seam_s2_mae_rel: S2 along each axis (lags 1-4) for pairs straddling the tile borders (both edges of "
          f"every tile of the sampler's grid, planes {borders}) vs all pairs, MAE over the porosity; the real row is the estimator's sampling noise on volumes without seams, a seam shows as "
          "a generated value well above it." if borders else
-         "seam_s2_mae_rel: not computed, the volumes were denoised whole (no tile borders)."),
+         "seam_s2_mae_rel: not computed, the tile grid moved at every step (--shift random)." if s["shift"] != "none"
+         else "seam_s2_mae_rel: not computed, the volumes were denoised whole (no tile borders)."),
         f"control_error: |target - porosity| of {n_ctl} volumes of {csize}^3 per target "
         f"(scale {s['guidance']}); a single sub-volume's porosity fluctuates, so the spread is part of it. "
         "The _quantile variant thresholds the same samples at their (1 - target) quantile instead of 0: "

@@ -52,6 +52,10 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--s-gamma-max", type=float, default=None,
                        help="stochastic sampler only: the cap on gamma (default EDM's sqrt(2)-1 = 0.414); 1 with "
                             "--s-churn = steps cut the Berea surface excess from +30 %% to +7 %% (docs/benchmarks.md)")
+        p.add_argument("--shift", choices=("none", "random"), default=None,
+                       help="random: move the tile grid (or roll a single tile) by a random offset at every network "
+                            "call, so the UNet's down-sampling grid has no fixed phase in the sample; no fixed tile "
+                            "borders then, so no seam check (default none)")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
         p.add_argument("--no-unconditional", action="store_true",

@@ -154,6 +154,17 @@ def test_tile_zero_denoises_whole_volumes(tmp_path, data, tiny_prior, draws):
 
 
 @pytest.mark.slow
+def test_random_shift_reaches_every_draw_and_drops_the_seam_check(tmp_path, data, tiny_prior, draws):
+    args = _full_mode(tmp_path, tiny_prior)
+    args.shift, args.no_unconditional = "random", True
+    report = run_generation(args, data)
+    assert draws and all(kw["shift"] == "random" for _, kw in draws)
+    assert report["settings"]["shift"] == "random"
+    assert not any(r["metric"] == "seam_s2_mae_rel" for r in report["rows"])
+    assert "seam_planes" not in report and any("--shift random" in note for note in report["notes"])
+
+
+@pytest.mark.slow
 def test_no_unconditional_draws_only_the_matched_rows(tmp_path, data, tiny_prior, draws):
     args = _full_mode(tmp_path, tiny_prior)
     args.no_progress, args.no_unconditional = False, True
@@ -198,7 +209,7 @@ def test_cli_lists_the_harness_options(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights", "--s-gamma-max",
-                "--no-unconditional"):
+                "--no-unconditional", "--shift"):
         assert opt in out
 
 

@@ -56,6 +56,33 @@ def test_random_shift_keeps_local_denoisers_exact_and_single_tiles_pass_through(
     assert one.calls == 1
 
 
+def grid_biased(x, sigma, cond=None):
+    """A denoiser with a fixed-phase bias: +1 on every fourth plane of its own frame (as a 2-level UNet's)."""
+    bias = torch.zeros_like(x)
+    bias[:, :, 3::4] = 1.0
+    return x + bias
+
+
+def test_a_random_roll_of_a_single_tile_is_exact_for_equivariant_denoisers_and_spreads_a_grid_bias():
+    x = torch.randn(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    cond = Cond(scalars=torch.tensor([[2.0], [-3.0]], dtype=torch.float64),
+                channels=torch.randn(2, 1, 16, 16, 16, dtype=torch.float64))
+
+    def scaled(x, sigma, cond):
+        return box3(x, sigma) * cond.scalars[:, :1, None, None, None] + cond.channels
+    for tile in (16, None):                             # exactly one tile, or the whole volume as one
+        t = TiledDenoiser(scaled, tile, shift="random", generator=torch.Generator().manual_seed(5))
+        torch.testing.assert_close(t(x, 1.0, cond), scaled(x, 1.0, cond), rtol=0, atol=1e-12)
+        assert t.calls == 1
+    fixed = TiledDenoiser(grid_biased, 16)
+    rolled = TiledDenoiser(grid_biased, 16, shift="random", generator=torch.Generator().manual_seed(6))
+    assert torch.equal(fixed(x, 1.0) - x, grid_biased(x, 1.0) - x)      # no shift: the bias stays on its planes
+    mean_bias = sum(rolled(x, 1.0) - x for _ in range(400)) / 400
+    per_plane = mean_bias[0, 0].mean(dim=(1, 2))
+    # spread over all 16 planes: each gets 1/4 on average (binomial sd ~ 0.02), not 0 or 1
+    assert torch.all((per_plane - 0.25).abs() < 0.1), per_plane
+
+
 def test_hann_windows_at_half_overlap_are_a_partition_of_unity():
     w = window_1d(16)
     total = w + torch.roll(w, 8)

@@ -2,8 +2,8 @@
 
 from .correlation import S2, s2_mae_rel, two_point_correlation
 from .distributions import Distribution, chord_length_distribution, pore_size_distribution
-from .morphology import euler_density, porosity, specific_surface
+from .morphology import euler_density, interface_phase_density, porosity, specific_surface
 from .permeability import MILLIDARCY, permeability
 
-__all__ = ["porosity", "specific_surface", "euler_density", "two_point_correlation", "S2", "s2_mae_rel",
+__all__ = ["porosity", "specific_surface", "euler_density", "interface_phase_density", "two_point_correlation", "S2", "s2_mae_rel",
            "chord_length_distribution", "pore_size_distribution", "Distribution", "permeability", "MILLIDARCY"]

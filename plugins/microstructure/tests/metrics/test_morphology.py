@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffsci_microstructure.metrics import euler_density, porosity, specific_surface
+from diffsci_microstructure.metrics import euler_density, interface_phase_density, porosity, specific_surface
 
 
 def test_porosity_is_the_pore_fraction():
@@ -46,3 +46,24 @@ def test_euler_characteristic_of_simple_shapes(ball):
     g = np.indices((24, 24, 24)) - 11.5
     torus = (np.sqrt(g[0] ** 2 + g[1] ** 2) - 7) ** 2 + g[2] ** 2 <= 2.5 ** 2
     assert euler_density(torus) * torus.size == pytest.approx(0)            # one tunnel
+
+
+def test_interface_phase_density_is_flat_for_noise_and_finds_a_grid_artefact():
+    rng = np.random.default_rng(0)
+    noise = rng.random((32, 32, 32)) < 0.2
+    flat = interface_phase_density(noise, 4)
+    np.testing.assert_allclose(flat, 2 * 0.2 * 0.8, atol=0.01)           # iid voxels: P(change) = 2 phi (1 - phi)
+    # interfaces snapped to every fourth plane (the fixed-grid artefact): one phase carries them all
+    blocks = np.kron(rng.random((8, 8, 8)) < 0.5, np.ones((4, 4, 4), bool))
+    d = interface_phase_density(blocks, 4)
+    assert d[:3].max() == 0 and d[3] > 0.4
+    # the phase follows the grid's origin, and periodic volumes count the wrap-around pair
+    on_torus = interface_phase_density(blocks, 4, periodic=True)
+    layers = np.zeros((8, 8, 8), bool)
+    layers[4:] = True                                                     # interfaces 3|4 and, on the torus, 7|0
+    np.testing.assert_allclose(interface_phase_density(layers, 8)[[3, 7]], [1 / 3, 0])
+    np.testing.assert_allclose(interface_phase_density(layers, 8, periodic=True)[[3, 7]], [1 / 3, 1 / 3])
+    np.testing.assert_allclose(interface_phase_density(np.roll(blocks, 1, axis=(0, 1, 2)), 4, periodic=True,
+                                                       origin=1), on_torus)
+    with pytest.raises(ValueError, match="period"):
+        interface_phase_density(noise, 0)
