@@ -19,10 +19,11 @@ from .data.synthetic import (SyntheticParams, exact_denoiser, expected_power_spe
                              radial_power_spectrum)
 from .domains import Domain, Loaded
 from .io import load_array, save_array, save_figure, save_samples
+from .utils import config_dir
 
 __all__ = ["domain", "demo", "demo_config", "SyntheticParams", "exact_denoiser", "make_dataset"]
 
-_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+_CONFIGS = config_dir()
 
 
 # --- readers, writers, example -----------------------------------------------------------------------

@@ -10,7 +10,10 @@ import torch
 from torch import Tensor
 
 __all__ = ["append_dims", "batch_sigma", "randn_like", "resolve_device", "check_finite", "check_spatial",
-           "data_root"]
+           "data_root", "config_dir"]
+
+# The source checkout this package was imported from (an editable install): its configs/ and ../shared/data.
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def append_dims(t: Tensor, ndim: int) -> Tensor:
@@ -86,5 +89,21 @@ def data_root(subdir: str | None = None) -> Path:
     The path may not exist (a fresh machine): callers check and skip or fail with a clear message.
     """
     env = os.environ.get("DIFFSCI_DATA")
-    root = Path(env) if env else (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
+    root = Path(env) if env else (_CHECKOUT / ".." / "shared" / "data").resolve()
     return root / subdir if subdir else root
+
+
+def config_dir() -> Path:
+    """Where the experiment YAMLs (the repository's ``configs/``) are: $DIFFSCI_CONFIGS, else the
+    ``configs/`` of the source checkout the package was imported from (an editable install), else
+    ``./configs`` (a non-editable install run from the repository root, as on a lent GPU machine).
+
+    Where none exists this returns the checkout's path, so that the caller's error names it.
+    """
+    env = os.environ.get("DIFFSCI_CONFIGS")
+    if env:
+        return Path(env)
+    for candidate in (_CHECKOUT / "configs", Path.cwd() / "configs"):
+        if candidate.is_dir():
+            return candidate
+    return _CHECKOUT / "configs"

@@ -12,11 +12,11 @@ denoising literature, and three harnesses::
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from diffsci.domains import Domain, Loaded
+from diffsci.utils import config_dir
 
 from .aami import AAMI_CLASSES, aami_class, aami_labels
 from .data import BiosignalData, make_dataset
@@ -28,7 +28,7 @@ from .operators import OPERATORS
 __version__ = "0.1.0"
 __all__ = ["domain", "AAMI_CLASSES", "aami_class", "aami_labels", "BiosignalData", "make_dataset"]
 
-_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+_CONFIGS = config_dir()
 
 
 def _example() -> dict[str, Loaded]:

@@ -7,11 +7,11 @@ permeability), tiled denoising for volumes larger than the training patches, rec
 slices, and the ``generation`` / ``reconstruction`` harnesses. See docs/microstructure.md.
 """
 
-from pathlib import Path
 
 import numpy as np
 
 from diffsci.domains import Domain, Loaded
+from diffsci.utils import config_dir
 
 from . import io as _io
 from .data import MicrostructureData, make_dataset
@@ -20,7 +20,7 @@ from .metrics import (chord_length_distribution, euler_density, permeability, po
 
 __all__ = ["domain", "MicrostructureData", "make_dataset"]
 
-_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+_CONFIGS = config_dir()
 
 
 def _example() -> dict[str, Loaded]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from diffsci.domains import Domain, Loaded
+from diffsci.utils import config_dir
 
 from .datasets import MRIDataConfig, make_dataset
 from .forward import kspace_operator
@@ -30,7 +31,7 @@ from .preprocess import NORMALISATION
 
 __version__ = "0.1.0"
 
-_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+_CONFIGS = config_dir()
 
 
 def _reconstruction(args: argparse.Namespace) -> dict:

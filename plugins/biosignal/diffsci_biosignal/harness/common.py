@@ -15,12 +15,12 @@ from diffsci import Cond
 from diffsci.config import ExperimentConfig, load_config
 from diffsci.diffusion import get_schedule
 from diffsci.samplers import get_sampler
-from diffsci.utils import data_root, resolve_device
+from diffsci.utils import config_dir, data_root, resolve_device
 
 __all__ = ["CONFIG_DIR", "experiment", "train_or_load", "sample", "one_step", "ecg_root", "say", "set_threads",
            "parse_list", "n_params"]
 
-CONFIG_DIR = Path(__file__).resolve().parents[4] / "configs"
+CONFIG_DIR = config_dir()
 
 
 def say(msg: str) -> None:

@@ -33,7 +33,7 @@ from diffsci.config import load_config
 from diffsci.data import ArrayDataset
 from diffsci.metrics import detection_metrics, segmentation_metrics
 from diffsci.report import Report
-from diffsci.utils import data_root, resolve_device
+from diffsci.utils import config_dir, data_root, resolve_device
 
 from ..anomalies import ANOMALY_KINDS, add_anomaly
 from ..brats import assemble_brats, tiles
@@ -46,7 +46,7 @@ from .reconstruction import DEFAULT_CONFIG
 
 __all__ = ["run_anomaly", "add_args", "anomaly_maps", "sample_scores", "flair_maps", "BRATS_CONFIG"]
 
-BRATS_CONFIG = Path(__file__).resolve().parents[4] / "configs" / "mri_anomaly.yaml"
+BRATS_CONFIG = config_dir() / "mri_anomaly.yaml"
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

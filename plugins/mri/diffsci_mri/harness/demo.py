@@ -18,7 +18,7 @@ from diffsci.data import ArrayDataset
 from diffsci.diffusion import get_schedule
 from diffsci.guidance import data_consistency, method_nfe
 from diffsci.report import Report
-from diffsci.utils import resolve_device
+from diffsci.utils import config_dir, resolve_device
 
 from ..baselines.cs import cs_reconstruct
 from ..forward import single_coil
@@ -32,7 +32,7 @@ from .prior import load_prior
 
 __all__ = ["run_demo", "DEMO_CONFIG"]
 
-DEMO_CONFIG = Path(__file__).resolve().parents[4] / "configs" / "mri_demo.yaml"
+DEMO_CONFIG = config_dir() / "mri_demo.yaml"
 
 
 def run_demo(out_dir: str | Path, device: str = "auto", quick: bool = False) -> dict:

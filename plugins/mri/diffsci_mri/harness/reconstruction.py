@@ -35,7 +35,7 @@ from diffsci.config import load_config
 from diffsci.diffusion import get_schedule
 from diffsci.guidance import data_consistency, dps, method_nfe, multishot, reduce_shots
 from diffsci.report import Report
-from diffsci.utils import data_root, resolve_device
+from diffsci.utils import config_dir, data_root, resolve_device
 
 from ..baselines.cs import cs_reconstruct
 from ..datasets import MRIDataConfig, slice_dataset
@@ -51,7 +51,7 @@ from .tuning import tune as tune_grid
 
 __all__ = ["run_reconstruction", "add_args", "DEFAULT_CONFIG"]
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[4] / "configs" / "mri_reconstruction.yaml"
+DEFAULT_CONFIG = config_dir() / "mri_reconstruction.yaml"
 METHODS = ("zero_filled", "cs_tv", "cs_wavelet", "diffusion_dc", "diffusion_dps")
 #: Starting estimates of the diffusion methods (``--init``).
 INITS = ("zero_filled", "cs_tv", "noise")
