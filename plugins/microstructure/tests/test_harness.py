@@ -49,7 +49,8 @@ def test_generation_report_is_complete(tmp_path, data, monkeypatch):
     assert json.dumps(on_disk["rows"]) == json.dumps(report["rows"]) and (out / "report.md").exists() and (out / "generation.png").exists()
     rows = {(r["method"], r["metric"]) for r in report["rows"]}
     for method in ("real", "diffusion"):
-        for metric in ("porosity", "s2_mae_rel", "specific_surface", "permeability_md", "euler", "seam_s2_mae_rel"):
+        for metric in ("porosity", "s2_mae_rel", "specific_surface", "permeability_md", "euler", "seam_s2_mae_rel",
+                       "tile_echo"):
             assert (method, metric) in rows, (method, metric)
     assert ("diffusion_cfg1", "control_error") in rows
     # the judged set again after the published GAN's 3^3 median, listed beside (never instead of) the raw verdict
@@ -149,7 +150,7 @@ def test_tile_zero_denoises_whole_volumes(tmp_path, data, tiny_prior, draws):
     assert draws and all(kw["tile"] is None for _, kw in draws)   # no TiledDenoiser anywhere
     assert {size for size, _ in draws} == {24, 16}                # control volumes: the prior's patch (16^3)
     assert report["settings"]["tile"] is None
-    assert not any(r["metric"] == "seam_s2_mae_rel" for r in report["rows"])
+    assert not any(r["metric"] in ("seam_s2_mae_rel", "tile_echo") for r in report["rows"])
     assert "seam_planes" not in report and any("denoised whole" in note for note in report["notes"])
 
 
@@ -162,6 +163,8 @@ def test_random_shift_reaches_every_draw_and_drops_the_seam_check(tmp_path, data
     assert report["settings"]["shift"] == "random"
     assert not any(r["metric"] == "seam_s2_mae_rel" for r in report["rows"])
     assert "seam_planes" not in report and any("--shift random" in note for note in report["notes"])
+    echo = {r["method"]: r for r in report["rows"] if r["metric"] == "tile_echo"}    # the echo is checked all the same
+    assert {"real", "diffusion_matched"} <= set(echo) and all(-1 <= r["mean"] <= 1 for r in echo.values())
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffsci_microstructure.metrics import s2_mae_rel, two_point_correlation
+from diffsci_microstructure.metrics import lag_correlation, s2_mae_rel, two_point_correlation
 
 
 def _brute_axis(m, axis, r, periodic):
@@ -61,3 +61,23 @@ def test_s2_mae_rel_and_bad_r_max():
     assert s2_mae_rel([0.2, 0.1], [0.2, 0.12], 0.2) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="r_max"):
         two_point_correlation(np.ones((4, 4), bool), r_max=9)
+
+
+def test_lag_correlation_closed_forms():
+    rng = np.random.default_rng(3)
+    block = rng.random((8, 8, 8)) < 0.25
+    copies = np.tile(block, (2, 2, 2))                          # I(x + 8 e_k) = I(x) on every axis: rho = 1
+    assert lag_correlation(copies, 8) == pytest.approx(1.0, abs=1e-12)
+    i, j, k = np.indices((16, 16, 16)) // 8
+    anti = copies ^ ((i + j + k) % 2 == 1)                      # I(x + 8 e_k) = 1 - I(x) on every axis: rho = -1
+    assert lag_correlation(anti, 8) == pytest.approx(-1.0, abs=1e-12)
+    assert lag_correlation(~copies, 8) == pytest.approx(1.0, abs=1e-12)          # pore or grain: the same
+    iid = rng.random((40, 40, 40)) < 0.2                        # independent voxels: ~ N(0, 1 / pairs) per axis
+    assert abs(lag_correlation(iid, 5)) < 4 / np.sqrt(3 * 35 * 40 * 40)
+
+
+def test_lag_correlation_rejects_bad_lags():
+    with pytest.raises(ValueError, match="lag 0"):
+        lag_correlation(np.ones((4, 4, 4), bool), 0)
+    with pytest.raises(ValueError, match="lag 4"):
+        lag_correlation(np.ones((4, 4, 4), bool), 4)
