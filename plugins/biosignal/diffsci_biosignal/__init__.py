@@ -12,7 +12,6 @@ denoising literature, and three harnesses::
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from diffsci.domains import Domain, Loaded

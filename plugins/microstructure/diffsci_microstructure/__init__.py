@@ -7,7 +7,6 @@ permeability), tiled denoising for volumes larger than the training patches, rec
 slices, and the ``generation`` / ``reconstruction`` harnesses. See docs/microstructure.md.
 """
 
-
 import numpy as np
 
 from diffsci.domains import Domain, Loaded
