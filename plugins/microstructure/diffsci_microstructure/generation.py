@@ -31,10 +31,14 @@ __all__ = ["porosity_cond", "wrap_denoiser", "generate_volumes", "median_clean",
 
 
 def porosity_cond(porosity, n: int, device="cpu") -> Cond | None:
-    """Cond with scalars = logit(porosity) for n samples (one value or n values); None -> unconditional."""
+    """Cond with scalars = logit(porosity) for n samples (one value or n values); None -> unconditional.
+    Maps (n, *spatial) of local porosity give per-voxel scalars (n, 1, *spatial), read per tile (tiling.py)."""
     if porosity is None:
         return None
-    phi = np.broadcast_to(np.asarray(porosity, dtype=np.float64), (n,))
+    phi = np.asarray(porosity, dtype=np.float64)
+    phi = phi if phi.ndim > 1 else np.broadcast_to(phi, (n,))
+    if len(phi) != n:
+        raise ValueError(f"{len(phi)} porosity maps for {n} samples")
     if np.any((phi <= 0) | (phi >= 1)):
         raise ValueError(f"target porosities must lie in (0, 1), got {phi.min()}..{phi.max()}")
     return Cond(scalars=torch.as_tensor(porosity_to_scalar(phi), dtype=torch.float32, device=device)[:, None])
@@ -79,7 +83,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
     Args:
         denoiser: trained EDM denoiser (with a ``net.spatial_dims``), e.g. from ``diffsci.train.load_denoiser``.
         porosity: target porosity (one value or n values) for a porosity-conditioned model; None draws
-            from the unconditional model (the NULL condition).
+            from the unconditional model (the NULL condition); or maps (n, *size) of local porosity (field.py),
+            each tile conditioned on the map at its centre (needs ``tile`` or ``shift``).
         guidance: classifier-free guidance scale (1 = the conditional model).
         tile: patch size for tiled denoising (None: the whole volume in one network call).
         shift: "random" moves the tile grid (or rolls the whole volume) by a random offset at every network
@@ -99,7 +104,14 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
     d = wrap_denoiser(denoiser, tile=tile, guidance=guidance, overlap=overlap, periodic=periodic, shift=shift,
                       max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
-    targets = None if porosity is None else np.broadcast_to(np.asarray(porosity, dtype=np.float64), (n,))
+    targets = None if porosity is None else np.asarray(porosity, dtype=np.float64)
+    if targets is not None and targets.ndim > 1:
+        if targets.shape != (n, *shape):
+            raise ValueError(f"porosity maps of shape {targets.shape} for {n} volumes of shape {shape}")
+        if tile is None and shift == "none":
+            raise ValueError("porosity maps condition tiles: give a tile size (or shift='random')")
+    elif targets is not None:
+        targets = np.broadcast_to(targets, (n,))
     out = []
     with tqdm(total=n * steps, desc=progress, unit="step", disable=progress is None, leave=False) as bar:
         for i in range(0, n, batch):

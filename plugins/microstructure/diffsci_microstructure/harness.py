@@ -16,6 +16,7 @@ from diffsci.utils import resolve_device
 from .control import calibrate_porosity
 from .data import MicrostructureData, default_data_path, load_pore_volume, random_subvolumes, split_region
 from .evaluation import PUBLISHED, SCALARS, compare, describe
+from .field import fluctuation_spectrum, sample_porosity_maps
 from .figures import generation_figure, slices_figure
 from .generation import generate_volumes, median_clean, reconstruct_from_slices
 from .io import encode_binary, write_volume
@@ -96,6 +97,7 @@ def _settings(args, cfg, quick: bool) -> dict:
             "tile": None if args.tile == 0 else (args.tile or patch),     # None: the whole volume at once
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
             "shift": getattr(args, "shift", None) or "none",
+            "porosity_maps": bool(getattr(args, "porosity_maps", False)),
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
             "median": getattr(args, "median", None) if getattr(args, "median", None) is not None else 3,
             "sampler_kw": _sampler_kw(args, args.sampler or cfg.sampling.sampler)}
@@ -199,9 +201,25 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         units["diffusion"] = generate_volumes(denoiser, n, size, progress=f"diffusion {size}^3" if bars else None,
                                               return_model_units=True, **gen_kw)
         timings["generate_diffusion"] = time.perf_counter() - t
+    local = None                                # the volumes' porosity maps, as deviations from their mean
+    if matched and s["porosity_maps"]:
+        if tile is None:
+            raise ValueError("--porosity-maps conditions tiles: it needs tiles (not --tile 0)")
+        train_region = pore[split_region(pore.shape, "train", axis=data.split_axis, val_fraction=data.val_fraction,
+                                         test_fraction=data.test_fraction)]
+        spectrum = fluctuation_spectrum(train_region, size, seed=args.seed)
+        local = sample_porosity_maps(spectrum, 0.0, box=tile, n=n, seed=args.seed + 5, clip=(-1.0, 1.0))
+        report.notes.append(f"matched rows: each tile conditioned on a local porosity map (field.py; spectrum of "
+                            f"{size}^3 training crops, {tile}^3 box), mean = the volume's asked porosity")
+
+    def asked_for(phi):
+        """The condition of each matched volume: its porosity, or a porosity map around it."""
+        phi = np.asarray(phi, dtype=np.float64)
+        return phi if local is None else np.clip(phi.reshape(-1, *[1] * (local.ndim - 1)) + local, 0.01, 0.99)
+
     if matched:
         t = time.perf_counter()
-        units["diffusion_matched"] = generate_volumes(denoiser, n, size, porosity=real.values["porosity"],
+        units["diffusion_matched"] = generate_volumes(denoiser, n, size, porosity=asked_for(real.values["porosity"]),
                                                       guidance=s["guidance"], **{**gen_kw, "seed": args.seed + 1},
                                                       return_model_units=True,
                                                       progress="diffusion_matched" if bars else None)
@@ -212,7 +230,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             asked = cal.condition_for(real.values["porosity"])
             t = time.perf_counter()
             units["diffusion_matched_calibrated"] = generate_volumes(
-                denoiser, n, size, porosity=asked, guidance=s["guidance"], **{**gen_kw, "seed": args.seed + 1},
+                denoiser, n, size, porosity=asked_for(asked), guidance=s["guidance"],
+                **{**gen_kw, "seed": args.seed + 1},
                 return_model_units=True, progress="diffusion_matched_calibrated" if bars else None)
             timings["generate_matched_calibrated"] = time.perf_counter() - t
             report.extra["matched_calibrated"] = {"fit": cal.as_dict(), "asked": np.asarray(asked).tolist()}

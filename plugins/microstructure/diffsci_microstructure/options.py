@@ -56,6 +56,10 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="random: move the tile grid (or roll a single tile) by a random offset at every network "
                             "call, so the UNet's down-sampling grid has no fixed phase in the sample; no fixed tile "
                             "borders then, so no seam check (default none)")
+        p.add_argument("--porosity-maps", action="store_true",
+                       help="matched rows: condition each tile on a local porosity drawn around the volume's target "
+                            "(field.py: a Gaussian field with the training rock's spectrum, averaged over a tile), "
+                            "instead of every tile on the volume's porosity, which makes volumes too uniform")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
         p.add_argument("--no-unconditional", action="store_true",

@@ -20,6 +20,11 @@ multiples of 2^L, and its small bias towards one phase of that grid accumulates 
 interfaces piled up on every fourth plane of the tile frame, +40 % there); on a periodic volume a random circular
 roll before the call and its inverse after it is exact for an equivariant denoiser and spreads that bias evenly.
 
+Scalar conditions may be given per voxel, ``cond.scalars`` of shape (B, S, *spatial): each tile is then
+conditioned on the value at its centre voxel. A porosity-conditioned prior told the volume's porosity in every
+tile makes every tile that porous, a volume far more uniform than the rock; a map of local porosity (field.py)
+gives the tiles the spread real patches have.
+
 Written here rather than with MONAI's ``sliding_window_inference`` because that function batches windows
 of different samples into one predictor call (our sigma and condition are per sample) and cannot wrap
 windows around a periodic volume; MONAI's ``compute_importance_map`` still supplies the Gaussian window.
@@ -100,7 +105,9 @@ class TiledDenoiser(nn.Module):
 
     Volumes no larger than one tile (non-periodic), or exactly one tile, go to ``denoiser`` unchanged (rolled
     and rolled back with ``shift="random"``).
-    ``cond.channels`` (B, C', *spatial) are tiled with x; labels and scalars are repeated per tile.
+    ``cond.channels`` (B, C', *spatial) are tiled with x; labels and scalars are repeated per tile, except
+    scalars given per voxel, (B, S, *spatial), which each tile reads at its centre voxel (a single tile: the centre
+    of the volume, after the random roll).
     """
 
     def __init__(self, denoiser, tile: int | Sequence[int], *, overlap: float = 0.5, periodic: bool = True,
@@ -174,11 +181,12 @@ class TiledDenoiser(nn.Module):
         if tuple(spatial) == tile or (not self.periodic and all(s <= t for s, t in zip(spatial, tile))):
             self.calls += 1
             if offsets is None:
-                return self.denoiser(x, sigma, cond)
+                return self.denoiser(x, sigma, _centre_scalars(cond))
             dims = tuple(range(2, x.ndim))
             if cond is not None and cond.channels is not None:
                 cond = Cond(label=cond.label, scalars=cond.scalars, dropped=cond.dropped,
                             channels=torch.roll(cond.channels, offsets, dims))
+            cond = _centre_scalars(cond, offsets)
             return torch.roll(self.denoiser(torch.roll(x, offsets, dims), sigma, cond), [-o for o in offsets], dims)
         starts = self.plan(spatial, offsets)
         lins, weights, wsum = self._layout(tuple(spatial), tile, starts, x.device, x.dtype)
@@ -188,6 +196,11 @@ class TiledDenoiser(nn.Module):
         xf = x.reshape(B, C, n_vox)
         chan = cond.channels if cond is not None and cond.channels is not None else None
         chf = chan.reshape(B, chan.shape[1], n_vox) if chan is not None else None
+        smap = cond is not None and cond.scalars is not None and cond.scalars.ndim > 2
+        if smap:                                                          # per-voxel scalars: read at tile centres
+            sf = cond.scalars.reshape(B, cond.scalars.shape[1], n_vox)
+            centre = int(np.ravel_multi_index(tuple(t // 2 for t in tile), tile))
+            cond = Cond(label=cond.label, channels=cond.channels, dropped=cond.dropped)
         per_call = max(1, self.max_batch // B)
         for c0 in range(0, len(lins), per_call):
             idx = lins[c0:c0 + per_call]                                  # (k, tile voxels)
@@ -199,6 +212,9 @@ class TiledDenoiser(nn.Module):
                 if chf is not None:
                     ch = chf[:, :, idx].permute(0, 2, 1, 3).reshape(B * k, chf.shape[1], *tile)
                     ct = Cond(label=ct.label, scalars=ct.scalars, channels=ch, dropped=ct.dropped)
+                if smap:
+                    sc = sf[:, :, idx[:, centre]].permute(0, 2, 1).reshape(B * k, sf.shape[1])
+                    ct = Cond(label=ct.label, scalars=sc, channels=ct.channels, dropped=ct.dropped)
             d = self.denoiser(xt, sigma.repeat_interleave(k), ct).reshape(B, k, C, -1)
             self.calls += 1
             contrib = (d * weights[c0:c0 + k, None, :]).permute(0, 2, 1, 3).reshape(B, C, -1)
@@ -231,6 +247,18 @@ class TiledDenoiser(nn.Module):
         if self.shift == "none":
             self._cache = {key: out}
         return out
+
+
+def _centre_scalars(cond: Cond | None, offsets: Sequence[int] | None = None) -> Cond | None:
+    """A condition whose per-voxel scalars (B, S, *spatial) are replaced by their value at the centre voxel of
+    the volume rolled by ``offsets`` (torch.roll's convention)."""
+    if cond is None or cond.scalars is None or cond.scalars.ndim <= 2:
+        return cond
+    spatial = cond.scalars.shape[2:]
+    offsets = offsets or [0] * len(spatial)
+    at = tuple((s // 2 - o) % s for s, o in zip(spatial, offsets))   # rolled[c] = original[c - o]
+    return Cond(label=cond.label, scalars=cond.scalars[(slice(None), slice(None)) + at], channels=cond.channels,
+                dropped=cond.dropped)
 
 
 def seam_s2(pore: np.ndarray, planes: Sequence[int], axis: int = 0, r_max: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -223,3 +223,21 @@ def test_churn_options_need_the_stochastic_sampler(tmp_path):
     with pytest.raises(ValueError, match="--sampler stochastic"):
         _sampler_kw(args, "dpmpp_2m")
     assert _sampler_kw(_args(tmp_path, "generation"), "dpmpp_2m") == {}
+
+
+@pytest.mark.slow
+def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, data, tiny_prior, draws):
+    args = _full_mode(tmp_path, tiny_prior)
+    args.porosity_maps, args.no_unconditional = True, True
+    report = run_generation(args, data)
+    maps = {kw["progress"] if "progress" in kw else None: np.asarray(kw["porosity"]) for size, kw in draws
+            if size == 16}
+    assert maps and all(m.shape == (2, 16, 16, 16) for m in maps.values())
+    real_phi = next(r for r in report["rows"] if r["method"] == "real" and r["metric"] == "porosity")
+    for m in maps.values():                                 # every map varies in space around its volume's target
+        assert m.std(axis=(1, 2, 3)).min() > 1e-3
+    assert np.mean([m.mean() for m in maps.values()]) == pytest.approx(real_phi["mean"], abs=0.05)
+    assert report["settings"]["porosity_maps"] and any("porosity map" in note for note in report["notes"])
+    args.tile = 0
+    with pytest.raises(ValueError, match="needs tiles"):
+        run_generation(args, data)

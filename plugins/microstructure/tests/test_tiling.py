@@ -47,6 +47,41 @@ def test_conditions_and_extra_channels_follow_their_sample():
     assert t.calls > 1
 
 
+def constant_of_condition(x, sigma, cond):
+    """Each tile becomes its own scalar condition: shows which condition every tile was given."""
+    return cond.scalars[:, :1, None, None, None].expand_as(x).clone()
+
+
+def test_per_voxel_scalars_condition_each_tile_on_its_centre():
+    field = torch.randn(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    x = torch.zeros(2, 1, 16, 16, 16, dtype=torch.float64)
+    t = TiledDenoiser(constant_of_condition, 8, overlap=0.5, periodic=True, max_batch=3)
+    out = t(x, 1.0, Cond(scalars=field))
+    # the blend of per-tile constants, each the field at its tile's centre, written out tile by tile
+    starts = t.plan((16, 16, 16))
+    num = torch.zeros_like(x)
+    den = torch.zeros(16, 16, 16, dtype=torch.float64)
+    w1 = window_1d(8)
+    w = w1[:, None, None] * w1[None, :, None] * w1[None, None, :]
+    for a in starts[0]:
+        for b in starts[1]:
+            for c in starts[2]:
+                ix = np.ix_(*[(s0 + np.arange(8)) % 16 for s0 in (a, b, c)])
+                centre = field[:, 0, (a + 4) % 16, (b + 4) % 16, (c + 4) % 16]
+                num[(slice(None), 0) + ix] += centre[:, None, None, None] * w
+                den[ix] += w
+    torch.testing.assert_close(out, num / den, rtol=0, atol=1e-12)
+    # a constant map is the scalar condition itself; per-sample scalars are untouched
+    flat = Cond(scalars=torch.tensor([[0.5], [-2.0]], dtype=torch.float64))
+    as_map = Cond(scalars=flat.scalars[:, :, None, None, None].expand(2, 1, 16, 16, 16))
+    torch.testing.assert_close(t(x, 1.0, as_map), t(x, 1.0, flat), rtol=0, atol=1e-12)
+    # a single tile, rolled by a random offset o, reads the map at the centre of what the network sees: voxel 8 - o
+    one = TiledDenoiser(constant_of_condition, 16, shift="random", generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    i, j, k = [(8 - int(torch.randint(0, 16, (1,), generator=g).item())) % 16 for _ in range(3)]
+    torch.testing.assert_close(one(x, 1.0, Cond(scalars=field)), field[:, :, i:i + 1, j:j + 1, k:k + 1].expand_as(x))
+
+
 def test_random_shift_keeps_local_denoisers_exact_and_single_tiles_pass_through():
     x = torch.randn(1, 1, 16, 16, 16, dtype=torch.float64)
     t = TiledDenoiser(pointwise, 8, periodic=True, shift="random", generator=torch.Generator().manual_seed(3))
