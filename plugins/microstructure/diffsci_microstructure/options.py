@@ -60,6 +60,10 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="matched rows: condition each tile on a local porosity drawn around the volume's target "
                             "(field.py: a Gaussian field with the training rock's spectrum, averaged over a tile), "
                             "instead of every tile on the volume's porosity, which makes volumes too uniform")
+        p.add_argument("--save-volumes", type=int, default=2,
+                       help="write this many generated volumes of the judged set (or the unconditional one) beside "
+                            "the report, in the input's format (default 2), e.g. all of them to measure them "
+                            "elsewhere (permeability where openpnm is installed)")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
         p.add_argument("--no-unconditional", action="store_true",

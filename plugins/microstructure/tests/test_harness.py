@@ -170,8 +170,10 @@ def test_random_shift_reaches_every_draw_and_drops_the_seam_check(tmp_path, data
 @pytest.mark.slow
 def test_no_unconditional_draws_only_the_matched_rows(tmp_path, data, tiny_prior, draws):
     args = _full_mode(tmp_path, tiny_prior)
-    args.no_progress, args.no_unconditional = False, True
+    args.no_progress, args.no_unconditional, args.save_volumes = False, True, 1
     report = run_generation(args, data)
+    assert report["volumes"] == ["generated_000.tif"] and report["volumes_from"] == "diffusion_matched_calibrated"
+    assert sorted(p.name for p in (tmp_path / "generation").glob("generated_*")) == ["generated_000.tif"]
     labels = [kw["progress"] for _, kw in draws]
     assert not any(label.startswith("diffusion ") for label in labels)       # the unconditional draw's label
     assert {"diffusion_matched", "diffusion_matched_calibrated"} <= set(labels)
