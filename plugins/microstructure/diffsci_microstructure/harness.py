@@ -394,7 +394,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     suffix = _output_suffix(str(data.path)) if data.source == "file" else ".tif"
     written = "diffusion" if unconditional else judged
     report.extra["volumes_from"] = written
-    for i, v in enumerate(gen_sets[written][:max(args.save_volumes, 0)]):    # in the input's format and coding
+    for i, v in enumerate(gen_sets[written][:max(getattr(args, "save_volumes", 2), 0)]):    # input's format, coding
         write_volume(out / f"generated_{i:03d}{suffix}", encode_binary(v, meta)[None], {"voxel_size": voxel})
         report.extra.setdefault("volumes", []).append(f"generated_{i:03d}{suffix}")
     report.notes += [
