@@ -33,10 +33,12 @@ class BeatCNN(nn.Module):
 
 def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int = 0, epochs: int = 30,
                      batch_size: int = 64, lr: float = 2e-3, balanced: bool = True,
-                     augment=None) -> BeatCNN:
+                     augment=None, steps: int | None = None) -> BeatCNN:
     """Train :class:`BeatCNN` on (N, 1, L) windows with class-balanced cross-entropy (weights 1 / frequency).
 
     ``augment``: optional ``(x_batch np, rng) -> x_batch`` applied to every batch (e.g. :func:`jitter`).
+    ``steps``: optimiser steps (default ``epochs`` passes over ``x``), e.g. to give training sets of different
+    sizes the same budget.
     """
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -46,7 +48,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int 
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0) if balanced else np.ones(n_classes)
     loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(w, dtype=torch.float32))
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
+    steps = max(1, steps if steps is not None else epochs * int(np.ceil(len(x) / batch_size)))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
     net.train()

@@ -30,8 +30,8 @@ from .io import read_wfdb
 from .resample import resample, resample_samples
 from .windows import beat_windows, normalise
 
-__all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "mitdb_records", "record_split", "BeatSet", "load_record_beats",
-           "load_beats", "stratified_subset"]
+__all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
+           "record_split", "harness_split", "BeatSet", "load_record_beats", "load_beats", "stratified_subset"]
 
 DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
                "205", "207", "208", "209", "215", "220", "223", "230")
@@ -42,6 +42,12 @@ DS2_RECORDS = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "2
 #: Database Directory (109, 111, 207, 214: LBBB; 118, 124, 207, 212, 231: RBBB); pinned against the annotations
 #: by tests/test_mitdb.py where the data is present
 BBB_RECORDS = ("109", "111", "118", "124", "207", "212", "214", "231")
+
+#: ``split="validation"``: two TRAINING records held out from the models, chosen because they hold every abnormal
+#: class in numbers (201: S, V, F and runs of atrial fibrillation; 208: 992 V and 373 F beats); settings are
+#: chosen there, never on the test records
+VALIDATION_RECORDS = ("201", "208")
+SPLITS = ("test", "reverse", "validation")
 
 
 def mitdb_records(root: str | Path) -> list[str]:
@@ -70,6 +76,27 @@ def record_split(records: list[str]) -> tuple[list[str], list[str]]:
     to_train = {x: i % 2 == 0 for i, x in enumerate(r)}
     to_train.update({x: i % 2 == 0 for i, x in enumerate(bbb)})
     return [x for x in r if to_train[x]], [x for x in r if not to_train[x]]
+
+
+def harness_split(root: str | Path, split: str = "test") -> tuple[list[str], list[str]]:
+    """The (train, test) records of a harness run on the MIT-BIH folder ``root``.
+
+    ``test``: :func:`record_split` (the benchmark); ``reverse``: its two halves swapped (the other fold: how much a
+    result depends on which patients are tested); ``validation``: the training half without
+    :data:`VALIDATION_RECORDS`, tested on those two (for choosing settings without looking at the test records).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    train, test = record_split(mitdb_records(root))
+    if split == "reverse":
+        return test, train
+    if split == "validation":
+        missing = [r for r in VALIDATION_RECORDS if r not in train]
+        if missing:
+            raise ValueError(f"{root}: validation records {', '.join(missing)} are not among the training records "
+                             f"({', '.join(train)})")
+        return [r for r in train if r not in VALIDATION_RECORDS], list(VALIDATION_RECORDS)
+    return train, test
 
 
 @dataclass

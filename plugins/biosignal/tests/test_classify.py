@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from diffsci_biosignal.classify import jitter, macro_f1, per_class_recall, predict, train_classifier
 
@@ -28,3 +29,21 @@ def test_jitter_keeps_shape_and_changes_values():
     x = np.ones((4, 1, 32), np.float32)
     j = jitter(x, np.random.default_rng(0))
     assert j.shape == x.shape and not np.allclose(j, x)
+
+
+def test_steps_sets_the_optimiser_budget_whatever_the_set_size(monkeypatch):
+    # OneCycleLR raises when stepped past total_steps, so the loop must stop exactly at the budget
+    seen = []
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR
+
+    def spy(opt, max_lr, total_steps):
+        seen.append(total_steps)
+        return one_cycle(opt, max_lr=max_lr, total_steps=total_steps)
+
+    monkeypatch.setattr(torch.optim.lr_scheduler, "OneCycleLR", spy)
+    x = np.random.default_rng(0).standard_normal((40, 1, 32)).astype(np.float32)
+    y = np.arange(40) % 2
+    train_classifier(x, y, 2, epochs=3, batch_size=8)                  # 3 epochs x 5 batches
+    train_classifier(x, y, 2, epochs=3, batch_size=8, steps=7)         # less than one pass more: the budget
+    train_classifier(x, y, 2, epochs=3, batch_size=8, steps=12)        # two passes and a bit
+    assert seen == [15, 7, 12]

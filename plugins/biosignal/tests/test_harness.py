@@ -7,6 +7,7 @@ import pytest
 
 from diffsci.report import Report
 from diffsci_biosignal import domain
+from diffsci_biosignal.mitdb import VALIDATION_RECORDS
 from diffsci.metrics import auroc, average_precision
 from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision,
                                                record_fisher, record_normalise, subsample_beats)
@@ -138,6 +139,15 @@ def test_augmentation_harness_smoke(tmp_path, mitdb_root):
     semi = domain.harnesses["augmentation"](args)
     assert semi["generator_data"] == "all" and semi["labelled_share"] == 0.5
     assert semi["generator"]["params"] > 0 and "share0.5" in str(next((tmp_path / "semi").rglob("config.yaml")))
+    # --split validation: labels from the training records but 201 and 208, judged on those two, own generator
+    args = _args(tmp_path / "val", "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "100",
+                                                    "--train-steps", "2", "--synthetic-per-class", "2", "--steps",
+                                                    "2", "--epochs", "1", "--seeds", "1", "--no-reference",
+                                                    "--split", "validation"])
+    val = domain.harnesses["augmentation"](args)
+    assert val["split"] == "validation" and val["test_records"] == list(VALIDATION_RECORDS)
+    assert not set(VALIDATION_RECORDS) & set(val["train_records"]) and set(val["train_records"]) < set(rep["train_records"])
+    assert "_validation_" in str(next((tmp_path / "val").rglob("config.yaml")))
 
 
 @pytest.mark.slow

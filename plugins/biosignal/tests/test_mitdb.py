@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from diffsci_biosignal.mitdb import BBB_RECORDS, BeatSet, load_record_beats, mitdb_records, record_split, stratified_subset
+from diffsci_biosignal.mitdb import (BBB_RECORDS, VALIDATION_RECORDS, BeatSet, harness_split, load_record_beats,
+                                    mitdb_records, record_split, stratified_subset)
 
 
 def test_split_is_by_record_and_alternating():
@@ -20,6 +21,24 @@ def test_bundle_branch_block_records_alternate_among_themselves():
     assert {"109", "207"} <= set(train) and "124" in test
     # every other record keeps its side of the plain alternation
     assert [r for r in train if r not in BBB_RECORDS] == [r for r in sorted(recs)[0::2] if r not in BBB_RECORDS]
+
+
+def test_harness_splits(tmp_path):
+    recs = ["101", "106", "108", "109", "112", "114", "115", "116", "122", "124", "201", "203", "205", "207", "208"]
+    for r in recs:
+        (tmp_path / f"{r}.hea").touch()
+        (tmp_path / f"{r}.atr").touch()
+    train, test = harness_split(tmp_path)
+    assert (train, test) == record_split(recs)
+    assert harness_split(tmp_path, "reverse") == (test, train)
+    vtrain, vtest = harness_split(tmp_path, "validation")
+    assert vtest == list(VALIDATION_RECORDS) and vtrain == [r for r in train if r not in VALIDATION_RECORDS]
+    assert not set(vtrain) & set(test)                     # validation never touches the test records
+    (tmp_path / "201.atr").unlink()                        # a validation record missing from the folder
+    with pytest.raises(ValueError, match="201"):
+        harness_split(tmp_path, "validation")
+    with pytest.raises(ValueError, match="split must be one of"):
+        harness_split(tmp_path, "holdout")
 
 
 @pytest.mark.data

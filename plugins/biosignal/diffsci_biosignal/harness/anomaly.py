@@ -52,7 +52,7 @@ from diffsci.utils import resolve_device
 
 from ..aami import AAMI_CLASSES
 from ..figures import plot_anomaly_examples
-from ..mitdb import BeatSet, load_beats, mitdb_records, record_split
+from ..mitdb import SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats
 from ..windows import fold, unfold
 from .common import ecg_root, experiment, parse_list, say, set_threads, train_or_load
 
@@ -64,9 +64,6 @@ RECON_SIGMAS = (2.5,)
 RECON_REPEATS = 4
 BEAT_HALF_WIDTH_S = 0.3
 RR_WEIGHT = 2.5
-# --split validation: two TRAINING records held out from the prior, chosen because they hold every abnormal
-# class in numbers (201: S, V, F and runs of atrial fibrillation; 208: 992 V and 373 F beats)
-VALIDATION_RECORDS = ("201", "208")
 QUICK = {"max_normal": 300, "max_abnormal": 300, "nll_max": 100, "elbo_steps": 8,
          "model": {"model": {"channels": [32, 64, 64], "num_res_blocks": 1, "attention_levels": [False, False, False]},
                    "train": {"steps": 400, "batch_size": 32, "warmup_steps": 40, "ema_decay": 0.98,
@@ -84,7 +81,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=None, help="folder of the trained prior (default OUT/models)")
     p.add_argument("--checkpoint", default=None, help="use this trained prior of N beats")
     p.add_argument("--batch", type=int, default=256, help="scoring batch size")
-    p.add_argument("--split", choices=("test", "reverse", "validation"), default="test",
+    p.add_argument("--split", choices=SPLITS, default="test",
                    help="test: prior on the training records, scored on the test records (the benchmark); "
                         "reverse: the other fold of a 2-fold split by record (prior on the test records, scored "
                         "on the training records: how much the result depends on which patients are tested); "
@@ -252,16 +249,7 @@ def run(args: argparse.Namespace) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    train_recs, test_recs = record_split(mitdb_records(root))
-    if args.split == "validation":
-        missing = [r for r in VALIDATION_RECORDS if r not in train_recs]
-        if missing:
-            raise ValueError(f"{root}: validation records {', '.join(missing)} are not among the training records "
-                             f"({', '.join(train_recs)})")
-        test_recs = list(VALIDATION_RECORDS)
-        train_recs = [r for r in train_recs if r not in VALIDATION_RECORDS]
-    elif args.split == "reverse":
-        train_recs, test_recs = test_recs, train_recs
+    train_recs, test_recs = harness_split(root, args.split)
     cfg = experiment("anomaly", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
                      out / "models") / "prior_normal", quick_overrides=q.get("model"),
                      overrides={"train": {"steps": args.train_steps}} if args.train_steps else None)
