@@ -6,6 +6,8 @@ set is every beat of the other records (inter-patient). Classes N, S, V, F (AAMI
 sees no other label and no other beat) with label dropout, and sampled with classifier-free guidance.
 ``--generator-data all`` makes it semi-supervised (:func:`semi_supervised_set`): the other training beats join
 as an "unlabelled" class, the labelled ones repeated to ``--labelled-share`` of its training set.
+``--split validation`` draws the labels from the training records but 201 and 208 and tests on those two: the
+settings (e.g. the number of synthetic beats) are chosen there, never on the test records.
 
 The same small CNN (:class:`..classify.BeatCNN`, class-balanced loss) is trained, over several seeds, on
 
