@@ -38,7 +38,7 @@ from diffsci.utils import resolve_device
 
 from ..classify import jitter, macro_f1, per_class_recall, predict, train_classifier
 from ..figures import plot_beats_by_class
-from ..mitdb import SPLITS, harness_split, load_beats, stratified_subset
+from ..mitdb import SPLITS, VALIDATION_RECORDS, harness_split, load_beats, stratified_subset
 from ..windows import fold, unfold
 from .anomaly import subsample_beats
 from .common import ecg_root, experiment, sample, say, set_threads, train_or_load
@@ -76,8 +76,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    "beats are repeated to make this share of the generator's training set (default 0.5)")
     p.add_argument("--split", choices=SPLITS, default="test",
                    help="test: labels from the training records, scored on the test records (the benchmark); "
-                        "reverse: the halves swapped; validation: the training records but 201 and 208, scored on "
-                        "those two (for choosing settings; never look at test for that)")
+                        "reverse: the halves swapped; validation: the training records but "
+                        + " and ".join(VALIDATION_RECORDS) + ", scored on those two (for choosing settings; never "
+                        "look at test for that)")
     p.add_argument("--batch", type=int, default=256, help="sampling batch size")
     p.add_argument("--no-progress", action="store_true", help="no training progress bar")
 
