@@ -16,7 +16,24 @@ from pathlib import Path
 from .data import MicrostructureData
 from .harness import run_generation, run_reconstruction
 
-__all__ = ["demo", "demo_data"]
+__all__ = ["demo", "demo_data", "harness_args"]
+
+
+def harness_args(task: str, out: str | Path, **values) -> argparse.Namespace:
+    """The arguments ``diffsci evaluate microstructure TASK --out OUT`` would get, with ``values`` set on top.
+
+    Starts from the harness's own parser, so every option keeps its command-line default; a value for an
+    option the harness does not have is an error (a renamed option must not be dropped silently).
+    """
+    from diffsci.cli.evaluate import harness_parser
+    from diffsci.domains import get_domain
+
+    args = harness_parser(get_domain("microstructure"), task).parse_args(["--out", str(out)])
+    unknown = sorted(set(values) - set(vars(args)))
+    if unknown:
+        raise TypeError(f"diffsci evaluate microstructure {task} has no option(s) {', '.join(unknown)}")
+    vars(args).update(values)
+    return args
 
 
 def demo_data(quick: bool = False) -> MicrostructureData:
@@ -33,17 +50,16 @@ def demo(out_dir: str | Path, device: str = "auto", quick: bool = False) -> dict
     out.mkdir(parents=True, exist_ok=True)
     data = demo_data(quick)
     common = dict(checkpoint=str(out / "generation" / "prior") if (out / "generation" / "prior" / "latest").exists()
-                  else None, voxel_size=None, size=32, n=2 if quick else 4, steps=4 if quick else 10,
+                  else None, size=32, n=2 if quick else 4, steps=4 if quick else 10,
                   sampler="dpmpp_2m", tile=16, overlap=0.25 if quick else 0.5, guidance=1.0,
-                  prior_steps=20 if quick else 300,
-                  quick=True, device=device, seed=0, data=None, command=f"diffsci demo microstructure"
-                  f"{' --quick' if quick else ''}")
-    gen_args = argparse.Namespace(out=str(out / "generation"), targets="0.2,0.3,0.4", n_control=1 if quick else 2,
-                                  control_size=16, perm_size=0, no_matched=True, **common)
+                  prior_steps=20 if quick else 300, quick=True, device=device)
+    gen_args = harness_args("generation", out / "generation", targets="0.2,0.3,0.4", n_control=1 if quick else 2,
+                            control_size=16, perm_size=0, no_matched=True, **common)
+    gen_args.command = f"diffsci demo microstructure{' --quick' if quick else ''}"    # what report.json records
     report = run_generation(gen_args, data, published=False)
-    rec_args = argparse.Namespace(out=str(out / "reconstruction"), slices="0:mid",
-                                  **{**common, "checkpoint": str(out / "generation" / "prior"),
-                                     "n": 1 if quick else 2})
+    rec_args = harness_args("reconstruction", out / "reconstruction", slices="0:mid",
+                            **{**common, "checkpoint": str(out / "generation" / "prior"), "n": 1 if quick else 2})
+    rec_args.command = gen_args.command
     rec = run_reconstruction(rec_args, data)
     pick = lambda r, m, k: next((x["mean"] for x in r["rows"] if x["method"] == m and x["metric"] == k), None)  # noqa
     summary = {"domain": "microstructure", "quick": quick, "data": report["data"],

@@ -60,7 +60,7 @@ def load_or_train_prior(args, data: MicrostructureData, out: Path, device):
     ck = args.checkpoint
     if ck is None and not args.quick and Path("runs/microstructure_berea/latest").exists():
         ck = "runs/microstructure_berea"
-    ema = getattr(args, "weights", "ema") != "raw"
+    ema = args.weights != "raw"
     if ck is not None:
         from diffsci.train import read_checkpoint
         denoiser, cfg = load_denoiser(ck, device=device, ema=ema)
@@ -75,7 +75,7 @@ def load_or_train_prior(args, data: MicrostructureData, out: Path, device):
     from .data import make_dataset
     params = MicrostructureData.model_validate(cfg.data.params)
     result = train(cfg, dataset=make_dataset(params, "train"), val_dataset=make_dataset(params, "val"),
-                   device=device, progress=not getattr(args, "no_progress", False),
+                   device=device, progress=not args.no_progress,
                    resume=(run_dir / "latest").exists())
     denoiser, cfg = load_denoiser(result.run_dir, device=device, ema=ema)
     return denoiser, cfg, {"checkpoint": str(result.run_dir), "trained_here": True, "train_steps": result.step,
@@ -96,10 +96,10 @@ def _settings(args, cfg, quick: bool) -> dict:
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
             "tile": None if args.tile == 0 else (args.tile or patch),     # None: the whole volume at once
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
-            "shift": getattr(args, "shift", None) or "none",
-            "porosity_maps": bool(getattr(args, "porosity_maps", False)),
+            "shift": getattr(args, "shift", None) or "none",          # generation-only options:
+            "porosity_maps": bool(getattr(args, "porosity_maps", False)),  # reconstruction has none
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
-            "median": getattr(args, "median", None) if getattr(args, "median", None) is not None else 3,
+            "median": 3 if getattr(args, "median", None) is None else args.median,
             "sampler_kw": _sampler_kw(args, args.sampler or cfg.sampling.sampler)}
 
 
@@ -109,8 +109,8 @@ def _churn_note(kw: dict) -> str:
 
 def _sampler_kw(args, sampler: str) -> dict:
     """--s-churn / --s-gamma-max as keywords of the stochastic sampler (an error with any other)."""
-    kw = {k: v for k, v in (("s_churn", getattr(args, "s_churn", None)),
-                            ("s_gamma_max", getattr(args, "s_gamma_max", None))) if v is not None}
+    kw = {k: v for k in ("s_churn", "s_gamma_max")                # generation-only options
+          if (v := getattr(args, k, None)) is not None}
     if kw and sampler != "stochastic":
         raise ValueError(f"--s-churn / --s-gamma-max set the stochastic sampler's churn; the sampler is '{sampler}' "
                          "(pass --sampler stochastic)")
@@ -133,8 +133,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)
     quick = bool(args.quick)
-    unconditional = not getattr(args, "no_unconditional", False)
-    matched = not quick and not getattr(args, "no_matched", False)      # the matched rows: full mode only
+    unconditional = not args.no_unconditional
+    matched = not quick and not args.no_matched      # the matched rows: full mode only
     if not unconditional and not matched:
         raise ValueError("--no-unconditional leaves nothing to generate: the matched rows are drawn in full mode "
                          "only, and not with --no-matched")
@@ -164,16 +164,16 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     # directly and through the calibrated condition (control.py)
     gen_kw = dict(tile=tile, overlap=s["overlap"], shift=s["shift"], sampler=s["sampler"], steps=s["steps"],
                   device=device, seed=args.seed, sampler_kw=s["sampler_kw"])
-    bars = not getattr(args, "no_progress", False)
+    bars = not args.no_progress
     targets = [float(x) for x in (args.targets.split(",") if args.targets else
                                   ([0.12, 0.20, 0.28] if quick else [0.12, 0.16, 0.20, 0.24, 0.28]))]
     n_ctl = args.n_control or (2 if quick else 6)
     csize = args.control_size or tile or s["patch"]
-    scales = ([float(w) for w in args.control_guidance.split(",")] if getattr(args, "control_guidance", None)
+    scales = ([float(w) for w in args.control_guidance.split(",")] if args.control_guidance
               else [s["guidance"]])
     control = {"targets": targets, "achieved": [], "size": csize, "guidance": scales[0], "by_scale": {},
                "calibrated": {}}
-    calibrate = not getattr(args, "no_calibrate_control", False)
+    calibrate = not args.no_calibrate_control
     ctl_cal = None
     fits: dict[float, object] = {}
 
@@ -394,7 +394,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     suffix = _output_suffix(str(data.path)) if data.source == "file" else ".tif"
     written = "diffusion" if unconditional else judged
     report.extra["volumes_from"] = written
-    for i, v in enumerate(gen_sets[written][:max(getattr(args, "save_volumes", 2), 0)]):    # input's format, coding
+    for i, v in enumerate(gen_sets[written][:max(args.save_volumes, 0)]):    # input's format, coding
         write_volume(out / f"generated_{i:03d}{suffix}", encode_binary(v, meta)[None], {"voxel_size": voxel})
         report.extra.setdefault("volumes", []).append(f"generated_{i:03d}{suffix}")
     report.notes += [
