@@ -19,7 +19,7 @@ baseline wander, resampled to ``fs`` Hz, cut into windows, and each window has i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,8 @@ from .resample import resample, resample_samples
 from .windows import beat_windows, normalise
 
 __all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
-           "record_split", "harness_split", "BeatSet", "load_record_beats", "load_beats", "stratified_subset"]
+           "record_split", "harness_split", "BeatSet", "windowed_median", "load_record_beats", "load_beats",
+           "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S", "EXTERNAL_QTDB_RECORDS"]
 
 DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
                "205", "207", "208", "209", "215", "220", "223", "230")
@@ -48,6 +49,14 @@ BBB_RECORDS = ("109", "111", "118", "124", "207", "212", "214", "231")
 #: chosen there, never on the test records
 VALIDATION_RECORDS = ("201", "208")
 SPLITS = ("test", "reverse", "validation")
+# QTDB's 15-min excerpts (250 Hz, beat annotations of their source database) of patients outside this folder: the
+# de Chazal DS2 records among them (MIT-BIH, MLII; 102 and 104 are paced and left out, as de Chazal did) and the
+# MIT-BIH Supraventricular Arrhythmia Database ones (sel8xx; lead 0 is "ECG1", not necessarily MLII). A
+# cross-database check of the anomaly scores: no choice was made on them (docs/biosignal.md).
+EXTERNAL_QTDB_RECORDS = ("sel100", "sel103", "sel117", "sel123", "sel213", "sel221", "sel231", "sel232", "sel233",
+                         "sel803", "sel808", "sel811", "sel820", "sel821", "sel840", "sel847", "sel853", "sel871",
+                         "sel872", "sel873", "sel883", "sel891")
+AVERAGE_RR_HALF_WIDTH_S = 300.0     # the +-5 min of de Chazal et al. (2004)'s average RR
 
 
 def mitdb_records(root: str | Path) -> list[str]:
@@ -105,7 +114,9 @@ class BeatSet:
 
     x: (N, 1, L) float32 windows (mV, median removed); label: (N,) AAMI index (N=0 S=1 V=2 F=3 Q=4);
     record: (N,) record name; sample: (N,) R-peak sample at ``fs``; rr_prev, rr_next: (N,) RR intervals in s;
-    rr_local: (N,) median RR of the 21 beats around (the record's local rhythm; R positions only, no labels).
+    rr_local: (N,) median RR of the 21 beats around (the record's local rhythm); rr_average: (N,) median RR within
+    +-5 min (the patient's usual rhythm, de Chazal et al. 2004's "average RR", median instead of mean). All RR
+    values come from the R positions only, never from labels.
     """
 
     x: np.ndarray
@@ -115,24 +126,37 @@ class BeatSet:
     rr_prev: np.ndarray
     rr_next: np.ndarray
     rr_local: np.ndarray
+    rr_average: np.ndarray
     fs: float
 
     def __len__(self) -> int:
         return len(self.x)
 
     def subset(self, idx) -> "BeatSet":
-        return BeatSet(self.x[idx], self.label[idx], self.record[idx], self.sample[idx], self.rr_prev[idx],
-                       self.rr_next[idx], self.rr_local[idx], self.fs)
+        return BeatSet(*(getattr(self, f)[idx] for f in _PER_BEAT), self.fs)
 
     @staticmethod
     def cat(sets: list["BeatSet"]) -> "BeatSet":
         if not sets:
             raise ValueError("no beats to concatenate")
-        return BeatSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in
-                         ("x", "label", "record", "sample", "rr_prev", "rr_next", "rr_local")), sets[0].fs)
+        return BeatSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in _PER_BEAT), sets[0].fs)
 
     def counts(self) -> dict[str, int]:
         return {c: int((self.label == i).sum()) for i, c in enumerate(AAMI_CLASSES)}
+
+
+_PER_BEAT = tuple(f.name for f in fields(BeatSet) if f.name != "fs")
+
+
+def windowed_median(t: np.ndarray, v: np.ndarray, half_width: float) -> np.ndarray:
+    """Median of ``v`` over the entries whose time ``t`` (sorted) lies within +-half_width of each entry's (NaN ignored).
+
+    >>> windowed_median(np.array([0., 1., 2., 10.]), np.array([1., 3., np.nan, 7.]), 1.5).tolist()
+    [2.0, 2.0, 3.0, 7.0]
+    """
+    lo = np.searchsorted(t, t - half_width, side="left")
+    hi = np.searchsorted(t, t + half_width, side="right")
+    return np.array([np.nanmedian(v[a:b]) if np.isfinite(v[a:b]).any() else np.nan for a, b in zip(lo, hi)])
 
 
 def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s: float = 1.6,
@@ -156,12 +180,13 @@ def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s
     rr_prev = np.concatenate([[np.nan], rr])
     rr_next = np.concatenate([rr, [np.nan]])
     rr_local = np.array([np.nanmedian(rr_prev[max(0, i - 10):i + 11]) for i in range(len(rr_prev))])
+    rr_average = windowed_median(r_in / fs_in, rr_prev, AVERAGE_RR_HALF_WIDTH_S)
     centres = resample_samples(r_in, fs_in, fs)
     before, after = int(round(before_s * fs)), int(round(after_s * fs))
     w, kept = beat_windows(sig[None], centres, before, after)
     w, _ = normalise(w, "median")
     return BeatSet(w, labels[beat][kept], np.full(len(kept), record), centres[kept], rr_prev[kept],
-                   rr_next[kept], rr_local[kept], fs)
+                   rr_next[kept], rr_local[kept], rr_average[kept], fs)
 
 
 def load_beats(root: str | Path, records: list[str], **kw) -> BeatSet:

@@ -7,9 +7,9 @@ import pytest
 
 from diffsci.report import Report
 from diffsci_biosignal import domain
-from diffsci_biosignal.mitdb import VALIDATION_RECORDS
+from diffsci_biosignal.mitdb import VALIDATION_RECORDS, load_record_beats, windowed_median
 from diffsci.metrics import auroc, average_precision
-from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision,
+from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision, prematurity,
                                                record_fisher, record_normalise, subsample_beats)
 
 
@@ -65,6 +65,30 @@ def test_record_normalisation_removes_per_record_offsets():
         assert np.median(np.abs(z[rec == r])) == pytest.approx(1 / 1.4826)
 
 
+def test_prematurity_sees_a_tachycardia_run_through_the_average_rr():
+    # sinus rhythm at 0.8 s, then a run of 40 beats at 0.4 s (a supraventricular tachycardia), then sinus again
+    rr = np.r_[np.full(300, 0.8), np.full(40, 0.4), np.full(300, 0.8)]
+    t = np.cumsum(rr)
+    rr_prev = np.r_[np.nan, np.diff(t)]
+    rr_local = np.array([np.nanmedian(rr_prev[max(0, i - 10):i + 11]) for i in range(len(t))])
+    run = slice(315, 335)                                   # the middle of the run: its 21-beat median is 0.4 s
+    np.testing.assert_allclose(prematurity(rr_local, rr_prev)[run], 1.0)
+    p = prematurity(rr_local, rr_prev, windowed_median(t, rr_prev, 300.0))
+    np.testing.assert_allclose(p[run], 2.0)                 # the patient's usual 0.8 s against 0.4 s
+    np.testing.assert_allclose(p[20:280], 1.0)              # sinus beats stay at 1
+    assert p[0] == 1.0                                       # no preceding beat: unknown, neutral
+
+
+@pytest.mark.data
+def test_average_rr_finds_the_tachycardia_beats_of_record_207(mitdb_root):
+    # record 207 (a training record): its S beats come in runs, where the local median hides them
+    b = load_record_beats(mitdb_root, "207")
+    m = b.label <= 1
+    local_only = fast_auroc(prematurity(b.rr_local, b.rr_prev)[m], b.label[m] == 1)
+    with_average = fast_auroc(prematurity(b.rr_local, b.rr_prev, b.rr_average)[m], b.label[m] == 1)
+    assert local_only < 0.7 and with_average > 0.95
+
+
 def test_subsample_keeps_small_classes():
     labels = np.array([0] * 1000 + [1] * 50 + [2] * 500 + [3] * 5)
     idx = subsample_beats(labels, 100, 60)
@@ -106,19 +130,25 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     assert ("diffusion_recon_rr_fisher", "N_vs_all", "auroc") in rows and ("template_rr_fisher", "N_vs_V", "ap") in rows
     assert (tmp_path / "anomaly" / "scores.csv").exists()
     assert rep["split"] == "test" and "201" in rep["train_records"]
+    # the cross-database check: the same scores on QTDB excerpts of other patients, subsampled as the test beats
+    assert ("diffusion_recon_rr", "qtdb_N_vs_all", "auroc") in rows and ("rr_prematurity", "qtdb_N_vs_S", "auroc") in rows
+    ext = rep["external"]["counts"]
+    assert ext["N"] == 20 and min(ext["S"], ext["V"], ext["F"]) == 10         # every class kept (subsample_beats)
+    assert len((tmp_path / "anomaly" / "scores_qtdb.csv").read_text().splitlines()) == sum(ext.values()) + 1
     # the validation split scores two training records with a prior that never saw them
     args = _args(tmp_path / "val", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",
                                                "--max-abnormal", "10", "--train-steps", "2", "--scores", "recon",
-                                               "--split", "validation"])
+                                               "--split", "validation", "--no-external"])
     val = domain.harnesses["anomaly"](args)
     assert val["test_records"] == ["201", "208"] and not {"201", "208"} & set(val["train_records"])
     assert not set(val["train_records"]) & set(rep["test_records"])
     # the reverse fold swaps the halves: the prior on the test records, scored on the training records
     args = _args(tmp_path / "rev", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",
                                                "--max-abnormal", "10", "--train-steps", "2", "--scores", "recon",
-                                               "--split", "reverse"])
+                                               "--split", "reverse", "--no-external"])
     rev = domain.harnesses["anomaly"](args)
     assert (rev["train_records"], rev["test_records"]) == (rep["test_records"], rep["train_records"])
+    assert rev["external"] is None and not (tmp_path / "rev" / "anomaly" / "scores_qtdb.csv").exists()
 
 
 @pytest.mark.slow

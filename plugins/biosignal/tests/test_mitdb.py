@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from diffsci_biosignal.mitdb import (BBB_RECORDS, VALIDATION_RECORDS, BeatSet, harness_split, load_record_beats,
-                                    mitdb_records, record_split, stratified_subset)
+from diffsci_biosignal.mitdb import (BBB_RECORDS, DS1_RECORDS, DS2_RECORDS, EXTERNAL_QTDB_RECORDS, VALIDATION_RECORDS,
+                                    BeatSet, harness_split, load_record_beats, mitdb_records, record_split,
+                                    stratified_subset, windowed_median)
 
 
 def test_split_is_by_record_and_alternating():
@@ -52,6 +53,25 @@ def test_bbb_records_are_mostly_bundle_branch_block_beats(mitdb_root):
         assert (bbb > 0.5) == (r in BBB_RECORDS), (r, bbb)
 
 
+def test_external_qtdb_records_are_other_patients():
+    # MIT-BIH excerpts: DS2 patients only (never DS1, which holds the training and test records), no paced record;
+    # the rest come from the Supraventricular Arrhythmia Database (800 series)
+    mit = [r[3:] for r in EXTERNAL_QTDB_RECORDS if not r.startswith("sel8")]
+    assert mit and set(mit) <= set(DS2_RECORDS) and not set(mit) & (set(DS1_RECORDS) | {"102", "104"})
+    assert all(800 <= int(r[3:]) < 900 for r in EXTERNAL_QTDB_RECORDS if r.startswith("sel8"))
+
+
+def test_windowed_median_equals_brute_force():
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 100, 300))
+    v = rng.normal(size=300)
+    v[rng.choice(300, 30, replace=False)] = np.nan
+    got = windowed_median(t, v, 7.5)
+    want = [np.nanmedian(v[np.abs(t - ti) <= 7.5]) for ti in t]
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(windowed_median(np.array([0.0, 50.0]), np.array([np.nan, 1.0]), 1.0)[0])
+
+
 def test_stratified_subset_keeps_every_class():
     labels = np.array([0] * 1000 + [1] * 30 + [2] * 3)
     idx = stratified_subset(labels, 0.05, np.random.default_rng(0))
@@ -71,3 +91,8 @@ def test_record_106_beats(mitdb_root):
     peak = np.abs(b.x[b.label == 0, 0, 180:205]).max(-1)
     assert np.median(np.abs(centre) / peak) > 0.9
     assert np.nanmedian(b.rr_prev) == pytest.approx(0.8, abs=0.25)
+    # the +-5 min average RR: within the record's RR range, and slower-moving than the 21-beat local median
+    assert np.nanmin(b.rr_prev) <= b.rr_average.min() and b.rr_average.max() <= np.nanmax(b.rr_prev)
+    assert np.abs(np.diff(b.rr_average)).mean() < np.abs(np.diff(b.rr_local)).mean()
+    sub = b.subset(np.arange(10, 20))
+    np.testing.assert_array_equal(BeatSet.cat([sub, sub]).rr_average, np.tile(b.rr_average[10:20], 2))
