@@ -22,7 +22,7 @@ PUBLISHED = {
                       "permeability_md": (177.0, 95.0, "128^3")},
 }
 
-SCALARS = ("porosity", "specific_surface", "euler", "permeability_md", "chord_mean", "pore_size_mean")
+SCALARS = ("porosity", "specific_surface", "euler", "permeability_md", "coordination", "chord_mean", "pore_size_mean")
 
 
 @dataclass
@@ -48,7 +48,8 @@ class VolumeStats:
 def describe(volumes: np.ndarray, *, voxel_size: float | None = None, r_max: int | None = None,
              with_permeability: bool = True, with_distributions: bool = True) -> VolumeStats:
     """Porosity, specific surface (Crofton, per voxel), Euler density, S2 (radial and per axis), chord and
-    local-thickness means (and pooled histograms), permeability (mD, mean of the three axes) of each volume.
+    local-thickness means (and pooled histograms), permeability (mD, mean of the three axes) and the mean
+    coordination number of its pore network, of each volume.
 
     Args:
         volumes: (N, *spatial) bool pore masks (2D or 3D; permeability only in 3D and with a voxel size).
@@ -77,16 +78,20 @@ def describe(volumes: np.ndarray, *, voxel_size: float | None = None, r_max: int
         st.seconds["distributions"] = time.perf_counter() - t
     if with_permeability and ndim == 3 and voxel_size:
         t = time.perf_counter()
-        ks = []
+        ks, zs = [], []
         for i, v in enumerate(vols):                   # one failed network must not lose the other volumes
             try:
-                ks.append(permeability(v, voxel_size)["per_axis"])
+                k = permeability(v, voxel_size)
+                ks.append(k["per_axis"])
+                zs.append(k.get("coordination", np.nan))
             except Exception as e:                     # noqa: BLE001 (porespy/openpnm raise bare Exceptions)
                 warnings.warn(f"permeability of volume {i} (porosity {porosity(v):.3f}) failed, left out: "
                               f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
                 ks.append([np.nan] * 3)
+                zs.append(np.nan)
         st.permeability_axes = np.array(ks)
         st.values["permeability_md"] = st.permeability_axes.mean(1)
+        st.values["coordination"] = np.array(zs, float)      # throats per pore of the same network
         st.seconds["permeability"] = time.perf_counter() - t
     return st
 

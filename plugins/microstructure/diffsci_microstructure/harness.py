@@ -414,7 +414,9 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         f"on {csize}^3 volumes of other seeds). The targets are judged on the first of matched_calibrated, "
         f"matched, unconditional that ran: here {judged}.",
         "specific_surface: Crofton estimate per voxel; permeability_md: SNOW2 pore network + openpnm Stokes "
-        f"flow, mean of the 3 axes, voxel {voxel} m. Mosser et al. (2017) computed permeability with a "
+        f"flow, mean of the 3 axes, voxel {voxel} m; coordination: throats per pore of that network (too few: "
+        "a poorly connected pore space; low permeability at the right porosity then is not about throat size). "
+        "Mosser et al. (2017) computed permeability with a "
         "finite-difference Stokes solver and surfaces with their own estimator: compare our real and generated "
         "rows with each other, and the published rows with each other.",
         "s2_mae_rel: mean over lags of |S2_gen - S2_real| (mean radial curves) over the real porosity; the "

@@ -18,11 +18,12 @@ def test_a_failed_pore_network_loses_only_its_own_volume(monkeypatch):
         calls.append(1)
         if len(calls) == 2:                                    # porespy/openpnm raise bare Exceptions
             raise Exception("The selected overlapping thickness is not suitable for input image.")
-        return {"per_axis": [100.0 * len(calls)] * 3}
+        return {"per_axis": [100.0 * len(calls)] * 3, "coordination": 3.0}
     monkeypatch.setattr(evaluation, "permeability", permeability)
     with pytest.warns(RuntimeWarning, match="permeability of volume 1 .*left out"):
         st = describe(vols, voxel_size=5e-6, with_distributions=False)
-    assert np.isnan(st.values["permeability_md"][1])
+    assert np.isnan(st.values["permeability_md"][1]) and np.isnan(st.values["coordination"][1])
+    np.testing.assert_array_equal(st.values["coordination"][[0, 2]], [3.0, 3.0])
     np.testing.assert_allclose(st.values["permeability_md"][[0, 2]], [100.0, 300.0])
     # the comparison averages the volumes that have a value: real mean 200 +- 141, generated 200
     c = compare(st, st)

@@ -46,7 +46,10 @@ def permeability(pore, voxel_size: float, *, axes=(0, 1, 2), boundary_width: int
 
     Returns:
         {"per_axis": [K_0, ...] in mD (0 where no pore path connects the two faces), "mean": mean over
-        axes, "pores": number of network pores, "throats": number of throats}.
+        axes, "pores": number of network pores, "throats": number of throats, "coordination": mean
+        coordination number 2 throats / pores (before isolated pores are trimmed), "isolated": fraction of
+        pores with no throat}. The last two tell a network with too few connections (low permeability at
+        the right porosity and pore size) from one with too narrow throats.
     """
     import openpnm as op
     import porespy as ps
@@ -59,7 +62,8 @@ def permeability(pore, voxel_size: float, *, axes=(0, 1, 2), boundary_width: int
     for name in ("openpnm", "porespy"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if not a.any():
-        return {"per_axis": [0.0] * len(axes), "mean": 0.0, "pores": 0, "throats": 0}
+        return {"per_axis": [0.0] * len(axes), "mean": 0.0, "pores": 0, "throats": 0, "coordination": 0.0,
+                "isolated": 0.0}
     # SNOW2 raises the process's OpenMP thread count (torch.get_num_threads() goes from 1 to porespy's
     # ncores), which made every later network call of a harness ~25x slower on a loaded 2-core machine:
     # put torch's setting back afterwards.
@@ -89,6 +93,7 @@ def _permeability(a, voxel_size, axes, boundary_width, op, ps) -> dict:
                       model=op.models.geometry.hydraulic_size_factors.pyramids_and_cuboids)
         net.regenerate_models()
         n_pores, n_throats = int(net.Np), int(net.Nt)
+        degree = np.bincount(net["throat.conns"].ravel(), minlength=n_pores)
         health = op.utils.check_network_health(net)
         if len(health["disconnected_pores"]):
             op.topotools.trim(network=net, pores=health["disconnected_pores"])
@@ -113,4 +118,6 @@ def _permeability(a, voxel_size, axes, boundary_width, op, ps) -> dict:
             length, area = a.shape[ax], a.size / a.shape[ax]
             k = q * length / area * voxel_size ** 2                   # Darcy, mu = dP = 1 (voxel units)
             out.append(k / MILLIDARCY)
-    return {"per_axis": out, "mean": float(np.mean(out)), "pores": n_pores, "throats": n_throats}
+    return {"per_axis": out, "mean": float(np.mean(out)), "pores": n_pores, "throats": n_throats,
+            "coordination": 2.0 * n_throats / n_pores if n_pores else 0.0,
+            "isolated": float((degree == 0).mean()) if n_pores else 0.0}

@@ -24,6 +24,31 @@ def test_straight_tube_against_hagen_poiseuille():
     assert permeability(tube, 2 * voxel, axes=(0,))["mean"] == pytest.approx(4 * k["per_axis"][0], rel=1e-9)
 
 
+@pytest.mark.slow
+def test_coordination_of_a_cubic_lattice():
+    # 3 x 3 x 3 spheres joined by rods along the lattice lines: 27 pores, 54 throats, mean coordination
+    # 2 * 54 / 27 = 4 (corners 3, edges 4, faces 5, the centre 6), no isolated pore; one sphere cut off -> isolated
+    n, sp, R, r = 48, 16, 5.5, 2.0
+    z, y, x = np.mgrid[:n, :n, :n] + 0.5
+    c = np.arange(sp / 2, n, sp)
+    im = np.zeros((n, n, n), bool)
+    for cz in c:
+        for cy in c:
+            for cx in c:
+                im |= (z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= R ** 2
+    for a, b in ((y, x), (z, x), (z, y)):
+        for ca in c:
+            for cb in c:
+                im |= (a - ca) ** 2 + (b - cb) ** 2 <= r ** 2
+    k = permeability(im, 1e-6)
+    assert (k["pores"], k["throats"]) == (27, 54) and k["coordination"] == pytest.approx(4.0) and k["isolated"] == 0
+    assert min(k["per_axis"]) > 0
+    ball = (z - 8) ** 2 + (y - 8) ** 2 + (x - 8) ** 2 <= R ** 2
+    cut = im & ~(((z - 8) ** 2 + (y - 8) ** 2 + (x - 8) ** 2 <= (R + 1.5) ** 2) & ~ball)   # a moat around one corner
+    k = permeability(cut, 1e-6)
+    assert k["isolated"] == pytest.approx(1 / k["pores"]) and k["coordination"] < 4.0
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="voxel_size"):
         permeability(np.ones((4, 4, 4), bool), 0)
