@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from diffsci_microstructure.metrics import MILLIDARCY, permeability
+from diffsci_microstructure.metrics.permeability import spanning_axes
 
 
 @pytest.mark.slow
@@ -47,6 +48,19 @@ def test_coordination_of_a_cubic_lattice():
     cut = im & ~(((z - 8) ** 2 + (y - 8) ** 2 + (x - 8) ** 2 <= (R + 1.5) ** 2) & ~ball)   # a moat around one corner
     k = permeability(cut, 1e-6)
     assert k["isolated"] == pytest.approx(1 / k["pores"]) and k["coordination"] < 4.0
+
+
+def test_pores_without_throats_are_impermeable_not_a_failure():
+    # two isolated cubes: SNOW2/openpnm cannot build a network without throats; no cluster spans a pair of faces,
+    # so the volume is 0 mD on every axis (not left out of a set's mean)
+    im = np.zeros((32, 32, 32), bool)
+    im[5:9, 5:9, 5:9] = True
+    im[20:24, 20:24, 20:24] = True
+    k = permeability(im, 1e-6)
+    assert k["per_axis"] == [0.0, 0.0, 0.0] and k["mean"] == 0.0 and np.isnan(k["coordination"])
+    assert spanning_axes(im) == [False, False, False]
+    im[:, 6, 6] = True                                          # a channel along axis 0 spans its two faces
+    assert spanning_axes(im) == [True, False, False]
 
 
 def test_bad_inputs():
