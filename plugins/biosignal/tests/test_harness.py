@@ -132,6 +132,8 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     assert rep["split"] == "test" and "201" in rep["train_records"]
     # the cross-database check: the same scores on QTDB excerpts of other patients, subsampled as the test beats
     assert ("diffusion_recon_rr", "qtdb_N_vs_all", "auroc") in rows and ("rr_prematurity", "qtdb_N_vs_S", "auroc") in rows
+    assert ("diffusion_recon_rr_rn", "qtdb_N_vs_all", "auroc") in rows and \
+        ("diffusion_recon_rr_fisher_rn", "qtdb_N_vs_all", "auroc") not in rows
     ext = rep["external"]["counts"]
     assert ext["N"] == 20 and min(ext["S"], ext["V"], ext["F"]) == 10         # every class kept (subsample_beats)
     assert len((tmp_path / "anomaly" / "scores_qtdb.csv").read_text().splitlines()) == sum(ext.values()) + 1

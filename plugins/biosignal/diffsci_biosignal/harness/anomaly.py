@@ -380,10 +380,14 @@ def run(args: argparse.Namespace) -> dict:
         ext = ext_all.subset(subsample_beats(ext_all.label, max_normal, max_abnormal))
         say(f"cross-database check: scoring {len(ext)} beats of {len(EXTERNAL_QTDB_RECORDS)} QTDB excerpts {ext.counts()}")
         ext_scores, ext_seconds, _, _ = _shape_rhythm_scores(ext, normal, den, k, "recon" in kinds, args, device, gen)
+        ext_results = {}
+        for m, v in ext_scores.items():                   # the same rows as the test records', prefixed
+            ext_results[m] = detection_rows(report, m, v, ext.label, rng, prefix="qtdb_")
+            if not m.endswith("_fisher"):
+                ext_results[m + "_rn"] = detection_rows(report, m + "_rn", record_normalise(v, ext.record), ext.label,
+                                                        rng, prefix="qtdb_")
         external = {"data": str(qtdb), "records": list(EXTERNAL_QTDB_RECORDS), "counts": ext.counts(),
-                    "counts_all": ext_all.counts(), "score_seconds": ext_seconds,
-                    "results": {m: detection_rows(report, m, v, ext.label, rng, prefix="qtdb_")
-                                for m, v in ext_scores.items()}}
+                    "counts_all": ext_all.counts(), "score_seconds": ext_seconds, "results": ext_results}
         _write_scores(out / "scores_qtdb.csv", ext, ext_scores)
 
     report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs,
