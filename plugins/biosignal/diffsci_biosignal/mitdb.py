@@ -31,7 +31,7 @@ from .resample import resample, resample_samples
 from .windows import beat_windows, normalise
 
 __all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
-           "record_split", "harness_split", "BeatSet", "windowed_median", "load_record_beats", "load_beats",
+           "record_split", "harness_split", "BeatSet", "local_median_rr", "windowed_median", "load_record_beats", "load_beats",
            "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S", "EXTERNAL_QTDB_RECORDS"]
 
 DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
@@ -148,6 +148,15 @@ class BeatSet:
 _PER_BEAT = tuple(f.name for f in fields(BeatSet) if f.name != "fs")
 
 
+def local_median_rr(rr_prev: np.ndarray, half: int = 10) -> np.ndarray:
+    """Median of the RR intervals of the 2 half + 1 beats around each beat (NaN ignored): the local rhythm.
+
+    >>> local_median_rr(np.array([np.nan, 0.8, 0.8, 0.4, 0.8]), half=1).tolist()
+    [0.8, 0.8, 0.8, 0.8, 0.6000000000000001]
+    """
+    return np.array([np.nanmedian(rr_prev[max(0, i - half):i + half + 1]) for i in range(len(rr_prev))])
+
+
 def windowed_median(t: np.ndarray, v: np.ndarray, half_width: float) -> np.ndarray:
     """Median of ``v`` over the entries whose time ``t`` (sorted) lies within +-half_width of each entry's (NaN ignored).
 
@@ -179,7 +188,7 @@ def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s
     rr = np.diff(r_in) / fs_in
     rr_prev = np.concatenate([[np.nan], rr])
     rr_next = np.concatenate([rr, [np.nan]])
-    rr_local = np.array([np.nanmedian(rr_prev[max(0, i - 10):i + 11]) for i in range(len(rr_prev))])
+    rr_local = local_median_rr(rr_prev)
     rr_average = windowed_median(r_in / fs_in, rr_prev, AVERAGE_RR_HALF_WIDTH_S)
     centres = resample_samples(r_in, fs_in, fs)
     before, after = int(round(before_s * fs)), int(round(after_s * fs))

@@ -7,7 +7,7 @@ import pytest
 
 from diffsci.report import Report
 from diffsci_biosignal import domain
-from diffsci_biosignal.mitdb import VALIDATION_RECORDS, load_record_beats, windowed_median
+from diffsci_biosignal.mitdb import VALIDATION_RECORDS, load_record_beats, local_median_rr, windowed_median
 from diffsci.metrics import auroc, average_precision
 from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision, prematurity,
                                                record_fisher, record_normalise, subsample_beats)
@@ -70,7 +70,7 @@ def test_prematurity_sees_a_tachycardia_run_through_the_average_rr():
     rr = np.r_[np.full(300, 0.8), np.full(40, 0.4), np.full(300, 0.8)]
     t = np.cumsum(rr)
     rr_prev = np.r_[np.nan, np.diff(t)]
-    rr_local = np.array([np.nanmedian(rr_prev[max(0, i - 10):i + 11]) for i in range(len(t))])
+    rr_local = local_median_rr(rr_prev)
     run = slice(315, 335)                                   # the middle of the run: its 21-beat median is 0.4 s
     np.testing.assert_allclose(prematurity(rr_local, rr_prev)[run], 1.0)
     p = prematurity(rr_local, rr_prev, windowed_median(t, rr_prev, 300.0))

@@ -96,8 +96,9 @@ def _settings(args, cfg, quick: bool) -> dict:
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
             "tile": None if args.tile == 0 else (args.tile or patch),     # None: the whole volume at once
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
-            "shift": getattr(args, "shift", None) or "none",          # generation-only options:
-            "porosity_maps": bool(getattr(args, "porosity_maps", False)),  # reconstruction has none
+            # shift, porosity_maps, median, s_churn: generation-only options (the reconstruction harness has none)
+            "shift": getattr(args, "shift", None) or "none",
+            "porosity_maps": bool(getattr(args, "porosity_maps", False)),
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
             "median": 3 if getattr(args, "median", None) is None else args.median,
             "sampler_kw": _sampler_kw(args, args.sampler or cfg.sampling.sampler)}
@@ -109,8 +110,7 @@ def _churn_note(kw: dict) -> str:
 
 def _sampler_kw(args, sampler: str) -> dict:
     """--s-churn / --s-gamma-max as keywords of the stochastic sampler (an error with any other)."""
-    kw = {k: v for k in ("s_churn", "s_gamma_max")                # generation-only options
-          if (v := getattr(args, k, None)) is not None}
+    kw = {k: v for k in ("s_churn", "s_gamma_max") if (v := getattr(args, k, None)) is not None}
     if kw and sampler != "stochastic":
         raise ValueError(f"--s-churn / --s-gamma-max set the stochastic sampler's churn; the sampler is '{sampler}' "
                          "(pass --sampler stochastic)")
@@ -134,7 +134,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     device = resolve_device(args.device)
     quick = bool(args.quick)
     unconditional = not args.no_unconditional
-    matched = not quick and not args.no_matched      # the matched rows: full mode only
+    matched = not quick and not args.no_matched                 # the matched rows: full mode only
     if not unconditional and not matched:
         raise ValueError("--no-unconditional leaves nothing to generate: the matched rows are drawn in full mode "
                          "only, and not with --no-matched")

@@ -224,6 +224,21 @@ def detection_rows(report: Report, method: str, scores: np.ndarray, labels: np.n
     return out
 
 
+def _all_detection_rows(report: Report, scores: dict[str, np.ndarray], beats: BeatSet, rng: np.random.Generator,
+                        prefix: str = "", subsets: dict[str, np.ndarray] | None = None) -> dict:
+    """:func:`detection_rows` of every score and of its record-normalised variant (``_rn``; not for the ``_fisher``
+    scores, per-record already). ``subsets``: the beats a score was computed on, where not all of them."""
+    out = {}
+    for method, s in scores.items():
+        idx = (subsets or {}).get(method, slice(None))
+        lab, recs = beats.label[idx], beats.record[idx]
+        out[method] = detection_rows(report, method, s, lab, rng, prefix=prefix)
+        if not method.endswith("_fisher"):
+            out[method + "_rn"] = detection_rows(report, method + "_rn", record_normalise(s, recs), lab, rng,
+                                                 prefix=prefix)
+    return out
+
+
 def _write_scores(path: Path, beats: BeatSet, scores: dict[str, np.ndarray]) -> None:
     """One row per beat: record, R-peak sample, AAMI class, then every score."""
     with path.open("w", newline="") as f:
@@ -329,7 +344,7 @@ def run(args: argparse.Namespace) -> dict:
 
     den, info = train_or_load(cfg, ArrayDataset(fold(normal.x, k), source=str(root)), checkpoint=args.checkpoint,
                               device=str(device), progress=not args.no_progress)
-    xt = torch.as_tensor(fold(test.x, k))
+    xt = torch.as_tensor(fold(test.x, k)) if {"elbo", "nll"} & set(kinds) else None     # the likelihood scores' input
     scores, seconds, maps, recon = _shape_rhythm_scores(test, normal, den, k, "recon" in kinds, args, device, gen)
     if "elbo" in kinds:
         t0 = time.perf_counter()
@@ -350,13 +365,8 @@ def run(args: argparse.Namespace) -> dict:
         scores["diffusion_nll"] = torch.cat(parts).numpy()          # -log p(x) in bits/dim: higher = rarer
         seconds["diffusion_nll"] = time.perf_counter() - t0
 
-    results = {}
-    for method, s in scores.items():
-        lab, recs = (test.label[nll_idx], test.record[nll_idx]) if method == "diffusion_nll" else \
-            (test.label, test.record)
-        results[method] = detection_rows(report, method, s, lab, rng)
-        if not method.endswith("_fisher"):                   # those are per-record already
-            results[method + "_rn"] = detection_rows(report, method + "_rn", record_normalise(s, recs), lab, rng)
+    results = _all_detection_rows(report, scores, test, rng,
+                                  subsets=None if nll_idx is None else {"diffusion_nll": nll_idx})
 
     if maps is not None:
         rows = []
@@ -380,14 +390,9 @@ def run(args: argparse.Namespace) -> dict:
         ext = ext_all.subset(subsample_beats(ext_all.label, max_normal, max_abnormal))
         say(f"cross-database check: scoring {len(ext)} beats of {len(EXTERNAL_QTDB_RECORDS)} QTDB excerpts {ext.counts()}")
         ext_scores, ext_seconds, _, _ = _shape_rhythm_scores(ext, normal, den, k, "recon" in kinds, args, device, gen)
-        ext_results = {}
-        for m, v in ext_scores.items():                   # the same rows as the test records', prefixed
-            ext_results[m] = detection_rows(report, m, v, ext.label, rng, prefix="qtdb_")
-            if not m.endswith("_fisher"):
-                ext_results[m + "_rn"] = detection_rows(report, m + "_rn", record_normalise(v, ext.record), ext.label,
-                                                        rng, prefix="qtdb_")
         external = {"data": str(qtdb), "records": list(EXTERNAL_QTDB_RECORDS), "counts": ext.counts(),
-                    "counts_all": ext_all.counts(), "score_seconds": ext_seconds, "results": ext_results}
+                    "counts_all": ext_all.counts(), "score_seconds": ext_seconds,
+                    "results": _all_detection_rows(report, ext_scores, ext, rng, prefix="qtdb_")}
         _write_scores(out / "scores_qtdb.csv", ext, ext_scores)
 
     report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs,
