@@ -51,6 +51,8 @@ class BiosignalData(BaseModel):
     fs: float = Field(120.0, gt=0, description="model sampling rate in Hz (mitdb, files, simulated)")
     before_s: float = Field(1.6, gt=0)
     after_s: float = Field(1.6, gt=0)
+    rhythm_ref_s: float | None = Field(None, gt=0.15, description="mitdb: rhythm-normalised windows, the beat's "
+                                       "usual RR mapped to this many seconds (windows.rhythm_windows); None: plain")
     length: int = Field(384, ge=8, description="window length in samples (files, simulated)")
     lead: int = Field(0, ge=0)
     classes: list[Literal["N", "S", "V", "F", "Q"]] | None = None
@@ -159,7 +161,7 @@ def make_dataset(params: BiosignalData, split: str = "train") -> Dataset:
         root = Path(params.root) if params.root else default_root("mitdb")
         records = params.records or _split_records(mitdb_records(root), base, "mitdb")
         beats = load_beats(root, records, fs=params.fs, before_s=params.before_s, after_s=params.after_s,
-                           lead=params.lead)
+                           lead=params.lead, rhythm_ref_s=params.rhythm_ref_s)
         if params.classes:
             beats = beats.subset(np.isin(beats.label, [AAMI_CLASSES.index(c) for c in params.classes]))
         if split == "val":

@@ -14,7 +14,10 @@ Each beat is a window centred on its annotated R peak, long enough (default +-1.
 neighbouring beats, so that the window also carries the rhythm (a premature S beat sits close to the
 previous R peak). The record (lead 0, MLII) is high-passed at 0.5 Hz (zero-phase Butterworth) against
 baseline wander, resampled to ``fs`` Hz, cut into windows, and each window has its median removed
-(amplitudes stay in mV).
+(amplitudes stay in mV). With ``rhythm_ref_s`` the windows are rhythm-normalised instead
+(:func:`.windows.rhythm_windows`): outside the QRS the time axis is scaled so that the patient's usual RR
+(the longer of the local and the +-5 min median, as the anomaly harness's prematurity) spans ``rhythm_ref_s``;
+a premature beat's previous R peak then sits at the same place in every patient's window.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from scipy.signal import butter, sosfiltfilt
 from .aami import AAMI_CLASSES, aami_labels
 from .io import read_wfdb
 from .resample import resample, resample_samples
-from .windows import beat_windows, normalise
+from .windows import beat_windows, normalise, rhythm_windows
 
 __all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
            "record_split", "harness_split", "BeatSet", "local_median_rr", "windowed_median", "load_record_beats", "load_beats",
@@ -169,8 +172,13 @@ def windowed_median(t: np.ndarray, v: np.ndarray, half_width: float) -> np.ndarr
 
 
 def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s: float = 1.6,
-                      after_s: float = 1.6, lead: int = 0, highpass_hz: float | None = 0.5) -> BeatSet:
-    """Beat-centred windows of one record, at the annotated beats (AAMI classes; non-beats skipped)."""
+                      after_s: float = 1.6, lead: int = 0, highpass_hz: float | None = 0.5,
+                      rhythm_ref_s: float | None = None) -> BeatSet:
+    """Beat-centred windows of one record, at the annotated beats (AAMI classes; non-beats skipped).
+
+    ``rhythm_ref_s``: rhythm-normalised windows (:func:`.windows.rhythm_windows`) whose time axis maps the
+    beat's usual RR (max of ``rr_local`` and ``rr_average``) to this many seconds; None: plain windows.
+    """
     rec = read_wfdb(Path(root) / f"{record}.hea", annotation="atr")
     if "annotations" not in rec.meta:
         raise FileNotFoundError(f"{Path(root) / record}.atr: beat annotations are needed")
@@ -192,7 +200,12 @@ def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s
     rr_average = windowed_median(r_in / fs_in, rr_prev, AVERAGE_RR_HALF_WIDTH_S)
     centres = resample_samples(r_in, fs_in, fs)
     before, after = int(round(before_s * fs)), int(round(after_s * fs))
-    w, kept = beat_windows(sig[None], centres, before, after)
+    if rhythm_ref_s:
+        reference = np.fmax(rr_local, rr_average)
+        w, kept = rhythm_windows(sig[None], r_in * (fs / fs_in), fs, before, after, reference,
+                                 ref_s=rhythm_ref_s)
+    else:
+        w, kept = beat_windows(sig[None], centres, before, after)
     w, _ = normalise(w, "median")
     return BeatSet(w, labels[beat][kept], np.full(len(kept), record), centres[kept], rr_prev[kept],
                    rr_next[kept], rr_local[kept], rr_average[kept], fs)

@@ -6,8 +6,8 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["fixed_windows", "beat_windows", "detect_rpeaks", "normalise", "denormalise", "fold", "unfold",
-           "NORMALISATIONS"]
+__all__ = ["fixed_windows", "beat_windows", "rhythm_time_map", "rhythm_windows", "detect_rpeaks", "normalise",
+           "denormalise", "fold", "unfold", "NORMALISATIONS"]
 
 NORMALISATIONS = ("none", "median", "zscore", "minmax")
 
@@ -50,6 +50,56 @@ def beat_windows(x: np.ndarray, centres: np.ndarray, before: int, after: int) ->
     kept = np.flatnonzero((centres - before >= 0) & (centres + after <= x.shape[1]))
     idx = centres[kept][:, None] + np.arange(-before, after)[None]
     return np.ascontiguousarray(np.moveaxis(x[:, idx], 1, 0)), kept
+
+
+def rhythm_time_map(t: np.ndarray, rr_reference: float, ref_s: float = 1.0, core_s: float = 0.15) -> np.ndarray:
+    """Record time (s from the R peak) at each output time ``t`` of a rhythm-normalised window.
+
+    Piecewise linear and odd: the core |t| <= core_s (PR segment and QRS) keeps its time scale, outside it
+    t_in = sign(t) (core_s + (|t| - core_s) a) with a = (rr_reference - core_s) / (ref_s - core_s), so an R peak
+    one reference RR away (t_in = -rr_reference) lands at t = -ref_s whatever the patient's heart rate. A
+    premature beat's previous R peak then sits at the same place in every patient's window, which is what the
+    RR features normalised by the average RR of de Chazal et al. (2004) and Llamedo & Martinez (2011) do for
+    hand-made features. rr_reference is clipped to [0.4, 2.0] s (150-30 bpm).
+
+    >>> rhythm_time_map(np.array([-1.0, -0.1, 0.0, 0.1, 1.0]), rr_reference=0.6).round(3).tolist()
+    [-0.6, -0.1, 0.0, 0.1, 0.6]
+    """
+    if not 0.0 <= core_s < ref_s:
+        raise ValueError(f"need 0 <= core_s < ref_s, got core_s={core_s}, ref_s={ref_s}")
+    a = (float(np.clip(rr_reference, 0.4, 2.0)) - core_s) / (ref_s - core_s)
+    t = np.asarray(t, dtype=np.float64)
+    return np.where(np.abs(t) <= core_s, t, np.sign(t) * (core_s + (np.abs(t) - core_s) * a))
+
+
+def rhythm_windows(x: np.ndarray, centres: np.ndarray, fs: float, before: int, after: int,
+                   rr_reference: np.ndarray, ref_s: float = 1.0,
+                   core_s: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """Beat windows on a rhythm-normalised time axis (:func:`rhythm_time_map`), linearly interpolated.
+
+    ``x`` (C, T) at ``fs`` Hz; ``centres`` R peaks in (fractional) samples; ``rr_reference`` (N,) the usual RR in s
+    of each beat's patient (e.g. the average RR). Output (N, C, before + after) on the grid t = (i - before) / fs;
+    ``kept`` indexes the beats whose window lies inside the record (as :func:`beat_windows`). With
+    rr_reference = ref_s the windows are :func:`beat_windows`'s.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected a (C, T) signal, got shape {x.shape}")
+    centres = np.asarray(centres, dtype=np.float64)
+    rr_reference = np.asarray(rr_reference, dtype=np.float64)
+    if rr_reference.shape != centres.shape:
+        raise ValueError(f"rr_reference {rr_reference.shape} and centres {centres.shape} differ in shape")
+    t = (np.arange(before + after) - before) / fs
+    grid = np.arange(x.shape[1])
+    out, kept = [], []
+    for i, (c, rr) in enumerate(zip(centres, rr_reference)):
+        pos = c + rhythm_time_map(t, rr if np.isfinite(rr) else ref_s, ref_s, core_s) * fs
+        if pos[0] < 0 or pos[-1] > x.shape[1] - 1:
+            continue
+        out.append(np.stack([np.interp(pos, grid, ch) for ch in x]))
+        kept.append(i)
+    w = np.stack(out) if out else np.zeros((0, x.shape[0], before + after))
+    return w, np.asarray(kept, dtype=np.int64)
 
 
 def detect_rpeaks(x: np.ndarray, fs: float, method: Literal["neurokit", "xqrs"] = "neurokit") -> np.ndarray:

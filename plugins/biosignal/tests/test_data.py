@@ -61,3 +61,13 @@ def test_mitdb_dataset_of_normal_beats(mitdb_root):
     ds = make_dataset(BiosignalData(kind="mitdb", root=str(mitdb_root), records=["101"], classes=["N"], labels=True),
                       "train")
     assert len(ds) > 1800 and tuple(ds[0]["x"].shape) == (1, 384) and int(ds[0]["label"]) == 0
+    # rhythm-normalised windows: the same beats; 101's usual RR (~0.9 s) differs from 1 s, so the windows differ
+    # outside the QRS and agree inside it (windows.rhythm_time_map keeps +-0.15 s; the plain windows' centre is
+    # rounded to a whole sample, hence a correlation, not equality)
+    params = dict(kind="mitdb", root=str(mitdb_root), records=["101"], classes=["N"], labels=True)
+    rh = make_dataset(BiosignalData(**params, rhythm_ref_s=1.0), "train")
+    assert abs(len(rh) - len(ds)) <= 2
+    a, b = ds[100]["x"][0].numpy(), rh[100]["x"][0].numpy()
+    assert np.corrcoef(a[174:210], b[174:210])[0, 1] > 0.9 and np.corrcoef(a[:100], b[:100])[0, 1] < 0.5
+    with pytest.raises(ValueError, match="rhythm_ref_s"):
+        BiosignalData(kind="mitdb", rhythm_ref_s=0.1)

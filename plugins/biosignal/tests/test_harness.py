@@ -161,15 +161,25 @@ def test_augmentation_harness_smoke(tmp_path, mitdb_root):
                                             "--no-reference"])
     rep = domain.harnesses["augmentation"](args)
     got = {(r["method"], r["metric"]) for r in rep["rows"]}
-    for m in ("real_5pct", "real_5pct_plus_diffusion", "diffusion_only"):
+    for m in ("real_5pct", "real_5pct_plus_diffusion", "diffusion_only", "real_5pct_plus_sdedit",
+              "real_5pct_jitter_plus_sdedit"):
         assert (m, "macro_f1") in got and (m, "recall_S") in got
+    assert rep["sdedit_sigma"] == 0.3 and rep["sdedit_copies"] == 2
+    # the defaults: rhythm-normalised windows; synthetic beats only of the classes with >= 30 labels (16 S, 20 F)
+    assert rep["rhythm_ref_s"] == 1.0 and "_rhythm_" in str(next(tmp_path.rglob("config.yaml")))
+    assert rep["labelled_counts"]["S"] < 30 <= rep["labelled_counts"]["V"]
+    assert rep["synthetic_classes"] == ["N", "V"] and rep["min_labelled"] == 30
     # semi-supervised generator: the unlabelled beats as a fifth class, the labelled ones repeated to half
     args = _args(tmp_path / "semi", "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "100",
                                                      "--train-steps", "2", "--synthetic-per-class", "2", "--steps",
                                                      "2", "--epochs", "1", "--seeds", "1", "--no-reference",
-                                                     "--generator-data", "all"])
+                                                     "--generator-data", "all", "--plain-windows",
+                                                     "--min-labelled", "0", "--sdedit-sigma", "0"])
     semi = domain.harnesses["augmentation"](args)
     assert semi["generator_data"] == "all" and semi["labelled_share"] == 0.5
+    assert semi["rhythm_ref_s"] is None and semi["synthetic_classes"] == ["N", "S", "V", "F"]
+    assert "_rhythm" not in str(next((tmp_path / "semi").rglob("config.yaml")))
+    assert not any(r["method"].endswith("_sdedit") for r in semi["rows"]) and semi["sdedit_copies"] == 0
     assert semi["generator"]["params"] > 0 and "share0.5" in str(next((tmp_path / "semi").rglob("config.yaml")))
     # --split validation: labels from the training records but 201 and 208, judged on those two, own generator
     args = _args(tmp_path / "val", "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "100",

@@ -96,3 +96,21 @@ def test_record_106_beats(mitdb_root):
     assert np.abs(np.diff(b.rr_average)).mean() < np.abs(np.diff(b.rr_local)).mean()
     sub = b.subset(np.arange(10, 20))
     np.testing.assert_array_equal(BeatSet.cat([sub, sub]).rr_average, np.tile(b.rr_average[10:20], 2))
+
+
+def test_rhythm_normalised_beats_of_record_106(mitdb_root):
+    """Rhythm-normalised windows: the same beats, and the normal beats' previous R peak at -1 s for this
+    patient (plain windows: at -rr_prev)."""
+    plain = load_record_beats(mitdb_root, "106", fs=120.0)
+    b = load_record_beats(mitdb_root, "106", fs=120.0, rhythm_ref_s=1.0)
+    assert b.x.shape[1:] == (1, 384) and abs(len(b) - len(plain)) <= 2
+    np.testing.assert_allclose(np.median(b.x, -1), 0, atol=1e-6)
+    regular = (b.label == 0) & (np.abs(b.rr_prev / np.fmax(b.rr_local, b.rr_average) - 1) < 0.05)
+    where = np.argmax(np.abs(b.x[regular, 0, 12:162]), -1) + 12                 # 0.25-1.5 s before the R peak
+    assert np.median(where) == pytest.approx(192 - 120, abs=2)
+    where_plain = np.argmax(np.abs(plain.x[np.isin(plain.sample, b.sample[regular]), 0, 12:162]), -1) + 12
+    assert np.median(where_plain) == pytest.approx(192 - 120 * np.median(b.rr_prev[regular]), abs=2)
+    # V beats of 106 come early: their previous R peak sits later than -1 s
+    vv = b.label == 2
+    where_v = np.argmax(np.abs(b.x[vv, 0, 12:162]), -1) + 12
+    assert np.median(where_v) > 192 - 90                                         # within 0.75 s

@@ -5,7 +5,7 @@ import pytest
 
 from diffsci_biosignal.resample import poly_filter, rational_factor, resample, resample_samples
 from diffsci_biosignal.windows import (beat_windows, denormalise, detect_rpeaks, fixed_windows, fold, normalise,
-                                      unfold)
+                                      rhythm_time_map, rhythm_windows, unfold)
 
 
 def test_rational_factors():
@@ -42,6 +42,44 @@ def test_fixed_and_beat_windows():
     np.testing.assert_array_equal(w[0, 1], -np.arange(5, 10))
     with pytest.raises(ValueError, match="shorter than one window"):
         fixed_windows(x, 50)
+
+
+def test_rhythm_time_map_sends_the_usual_rr_to_the_reference():
+    t = np.linspace(-1.6, 1.6, 321)
+    for rr in (0.5, 0.8, 1.3):
+        m = rhythm_time_map(t, rr, ref_s=1.0, core_s=0.15)
+        assert np.all(np.diff(m) > 0)                                           # monotone: no sample folds back
+        np.testing.assert_allclose(m[np.abs(t) <= 0.15], t[np.abs(t) <= 0.15])  # the QRS keeps its time scale
+        # the inverse at -1 s: t_in = -(0.15 + 0.85 a), a = (rr - 0.15) / 0.85, i.e. exactly -rr
+        assert rhythm_time_map(np.array([-1.0, 1.0]), rr).tolist() == pytest.approx([-rr, rr])
+    np.testing.assert_allclose(rhythm_time_map(t, 1.0), t)                      # the reference rhythm: identity
+    assert rhythm_time_map(np.array([1.0]), 5.0)[0] == pytest.approx(2.0)      # clipped at 2 s (30 bpm)
+    with pytest.raises(ValueError, match="core_s"):
+        rhythm_time_map(t, 0.8, ref_s=0.1, core_s=0.15)
+
+
+def test_rhythm_windows_put_the_neighbouring_r_peaks_at_the_reference():
+    fs, before = 120.0, 192
+    for rr in (0.5, 0.75, 1.2):                                                 # 120, 80, 50 bpm
+        t = np.arange(int(30 * fs)) / fs
+        r = np.arange(2.0, 28.0, rr)
+        x = np.exp(-0.5 * ((t[:, None] - r[None]) / 0.01) ** 2).sum(1)[None]   # narrow unit pulses at the R peaks
+        centres = r[5:8] * fs
+        w, kept = rhythm_windows(x, centres, fs, before, before, np.full(3, rr), ref_s=1.0)
+        assert kept.tolist() == [0, 1, 2] and w.shape == (3, 1, 2 * before)
+        for win in w[:, 0]:
+            assert abs(int(np.argmax(win[:before - 30])) - (before - 120)) <= 1   # previous R at -1 s
+            assert abs(int(np.argmax(win[before + 30:])) + before + 30 - (before + 120)) <= 1  # next R at +1 s
+            assert win[before] == pytest.approx(1.0, abs=1e-6)
+    # the reference rhythm gives beat_windows' windows; windows past the record's ends are dropped
+    x = np.random.default_rng(0).normal(size=(2, 600))
+    c = np.array([10, 200, 300, 590])
+    w, kept = rhythm_windows(x, c.astype(float), fs, 40, 50, np.ones(4), ref_s=1.0)
+    w0, kept0 = beat_windows(x, c, 40, 50)
+    assert kept.tolist() == kept0.tolist() == [1, 2]
+    np.testing.assert_allclose(w, w0)
+    with pytest.raises(ValueError, match="shape"):
+        rhythm_windows(x, c.astype(float), fs, 40, 50, np.ones(3))
 
 
 @pytest.mark.parametrize("mode", ["none", "median", "zscore", "minmax"])

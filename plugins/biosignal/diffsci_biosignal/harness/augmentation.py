@@ -8,13 +8,19 @@ sees no other label and no other beat) with label dropout, and sampled with clas
 as an "unlabelled" class, the labelled ones repeated to ``--labelled-share`` of its training set.
 ``--split validation`` draws the labels from the training records but 201 and 208 and tests on those two: the
 settings (e.g. the number of synthetic beats) are chosen there, never on the test records.
+Windows are rhythm-normalised by default (config ``data.params.rhythm_ref_s``, :func:`..windows.rhythm_windows`;
+``--plain-windows`` for the plain ones), for the generator and every classifier alike. Synthetic beats are drawn
+only for the classes with at least ``--min-labelled`` labelled beats.
 
 The same small CNN (:class:`..classify.BeatCNN`, class-balanced loss) is trained, over several seeds, on
 
 - ``real_5pct``: the labelled 5 %;
 - ``real_5pct_jitter``: the same with classical augmentation (scaling, noise, shifts);
-- ``real_5pct_plus_diffusion``: the 5 % plus synthetic beats of every class (CFG);
-- ``diffusion_only``: synthetic beats only;
+- ``real_5pct_plus_diffusion``: the 5 % plus synthetic beats (CFG) of the classes with enough labels;
+- ``real_5pct_plus_sdedit``: the 5 % plus SDEdit variations of each labelled beat (noised to ``--sdedit-sigma``
+  and denoised by the generator under the beat's own label; every class, since a variation keeps its beat's shape);
+- ``real_5pct_jitter_plus_sdedit``: the same with classical augmentation on top (beside ``real_5pct_jitter``);
+- ``diffusion_only``: synthetic beats only (it cannot predict a class it has no beats of);
 - ``real_100pct``: every labelled training beat (reference: what more labels would buy);
 
 Rows: method x setting "5pct" x metric (macro_f1 over N, S, V, F; recall_N ... recall_F; accuracy),
@@ -43,13 +49,23 @@ from ..windows import fold, unfold
 from .anomaly import subsample_beats
 from .common import ecg_root, experiment, sample, say, set_threads, train_or_load
 
-__all__ = ["run", "add_args", "semi_supervised_set", "CLASSES"]
+__all__ = ["run", "add_args", "semi_supervised_set", "sdedit_variations", "CLASSES"]
 
 CLASSES = ("N", "S", "V", "F")
 # synthetic beats per class beside the labelled 5 %: chosen on --split validation (records 201, 208; 5 classifier
 # seeds): 100 per class 0.431, 250 0.420, 1000 0.376, real alone 0.427 (docs/benchmarks.md, Augmentation, session 19);
 # 1000 synthetic S beats made of 10 real ones drag the N recall down (0.96 -> 0.76)
 SYNTHETIC_PER_CLASS = 100
+# synthetic beats only for the classes with at least this many labelled beats: a generator that saw 10 S or 2 F beats
+# draws mostly normal-looking beats under those labels, which teach the classifier that N looks like S. Chosen on
+# --split validation with rhythm-normalised windows (labelled N 1119, S 10, V 49, F 2; 5 seeds): 100 synthetic N and V
+# 0.487 +- 0.013, 100 of every class 0.407, real alone 0.469 (docs/benchmarks.md, Augmentation, session 21)
+MIN_LABELLED = 30
+# SDEdit variations of every labelled beat (its own label, CFG): noise to this sigma, denoise back (Heun, 8 steps),
+# SDEDIT_COPIES per beat. Chosen on --split validation (5 seeds): sigma 0.3 + jitter 0.527 +- 0.029 vs jitter alone
+# 0.468 +- 0.014; without jitter 0.481 vs 0.468; sigma 0.1: 0.477 / 0.469 (docs/benchmarks.md, session 21)
+SDEDIT_SIGMA = 0.3
+SDEDIT_COPIES = 2
 QUICK = {"synthetic_per_class": 96, "seeds": 1, "max_test": 3000, "epochs": 15, "steps": 8,
          "model": {"model": {"channels": [32, 64, 64], "num_res_blocks": 1, "attention_levels": [False, False, False]},
                    "train": {"steps": 600, "batch_size": 32, "warmup_steps": 50, "ema_decay": 0.99,
@@ -60,6 +76,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fraction", type=float, default=0.05, help="labelled fraction of the training beats (0.05)")
     p.add_argument("--synthetic-per-class", type=int, default=None, help="synthetic beats per class (default "
                    "100, chosen on --split validation among 100/250/1000 and class subsets; quick 96)")
+    p.add_argument("--min-labelled", type=int, default=MIN_LABELLED, help="synthetic beats only for the classes "
+                   f"with at least this many labelled beats (default {MIN_LABELLED}; 0: every class)")
+    p.add_argument("--sdedit-sigma", type=float, default=SDEDIT_SIGMA, help="noise level of the SDEdit variations "
+                   f"of the labelled beats (default {SDEDIT_SIGMA}; 0: no SDEdit variants)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: config)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: config; quick 8)")
     p.add_argument("--seeds", type=int, default=None, help="classifier seeds per variant (default 5; quick 1)")
@@ -79,6 +99,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         "reverse: the halves swapped; validation: the training records but "
                         + " and ".join(VALIDATION_RECORDS) + ", scored on those two (for choosing settings; never "
                         "look at test for that)")
+    p.add_argument("--plain-windows", action="store_true", help="plain +-1.6 s windows instead of the config's "
+                   "rhythm-normalised ones (data.params.rhythm_ref_s; windows.rhythm_windows), for both the "
+                   "generator and the classifiers")
     p.add_argument("--batch", type=int, default=256, help="sampling batch size")
     p.add_argument("--no-progress", action="store_true", help="no training progress bar")
 
@@ -100,6 +123,20 @@ def semi_supervised_set(lab_x: np.ndarray, lab_y: np.ndarray, rest_x: np.ndarray
     gx = np.concatenate([np.tile(lab_x, (reps,) + (1,) * (lab_x.ndim - 1)), rest_x])
     gy = np.concatenate([np.tile(lab_y, reps), np.full(len(rest_x), unlabelled, dtype=lab_y.dtype)])
     return gx, gy
+
+
+def sdedit_variations(denoiser, x: np.ndarray, y: np.ndarray, *, sigma: float, k: int, steps: int = 8,
+                      generator: torch.Generator | None = None, batch: int = 256, device="cpu") -> np.ndarray:
+    """SDEdit (:func:`diffsci.samplers.edit`) of beats ``x`` (N, 1, L) under their labels ``y``: each is noised to
+    ``sigma`` and denoised by ``denoiser`` (Heun, ``steps``) in the polyphase fold ``k`` the generator uses."""
+    from diffsci.samplers import edit
+    out = []
+    for lo in range(0, len(x), batch):
+        xb = torch.as_tensor(fold(x[lo:lo + batch], k), dtype=torch.float32, device=device)
+        cond = Cond(label=torch.as_tensor(y[lo:lo + batch], device=device))
+        with torch.no_grad():
+            out.append(edit(denoiser, xb, sigma, steps=steps, cond=cond, generator=generator).cpu())
+    return unfold(torch.cat(out), k).numpy().astype(np.float32)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -124,13 +161,19 @@ def run(args: argparse.Namespace) -> dict:
     semi = args.generator_data == "all"
     if semi:
         over["model"] = {"num_classes": len(CLASSES) + 1}                 # + an "unlabelled" class
+    if args.plain_windows:
+        over["data"] = {"params": {"rhythm_ref_s": None}}
     share_tag = f"_share{args.labelled_share:g}" if semi else ""
     split_tag = "" if args.split == "test" else f"_{args.split}"
-    cfg = experiment("augmentation", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
-                     out / "models") / f"generator_{int(round(100 * args.fraction))}pct_{args.generator_data}"
-                                       f"{share_tag}{split_tag}_seed{args.seed}", quick_overrides=q.get("model"), overrides=over)
+    window_tag = "" if args.plain_windows else "_rhythm"                  # generators of plain windows: no tag
+    run_name = (f"generator_{int(round(100 * args.fraction))}pct_{args.generator_data}{share_tag}{split_tag}"
+                f"{window_tag}_seed{args.seed}")
+    cfg = experiment("augmentation", quick=quick, seed=args.seed,
+                     out_dir=(Path(args.models) if args.models else out / "models") / run_name,
+                     quick_overrides=q.get("model"), overrides=over)
     p = cfg.data.params
-    kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6)}
+    kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6),
+          "rhythm_ref_s": p.get("rhythm_ref_s")}
     k = int(p.get("fold", 8))
     train_recs, test_recs = harness_split(root, args.split)
     train = load_beats(root, train_recs, **kw)
@@ -154,7 +197,11 @@ def run(args: argparse.Namespace) -> dict:
                               checkpoint=args.checkpoint, device=str(device), progress=not args.no_progress)
     scale = args.guidance if args.guidance is not None else cfg.sampling.guidance_scale
     steps = args.steps or q.get("steps") or cfg.sampling.steps
-    labels = np.repeat(np.arange(len(CLASSES)), n_syn)
+    synth_classes = [i for i, c in enumerate(CLASSES) if counts[c] >= args.min_labelled]
+    if not synth_classes:
+        raise ValueError(f"no class has --min-labelled {args.min_labelled} labelled beats ({counts}); lower it")
+    say(f"synthetic beats for {', '.join(CLASSES[i] for i in synth_classes)} (>= {args.min_labelled} labelled)")
+    labels = np.repeat(np.asarray(synth_classes), n_syn)
     t0 = time.perf_counter()
     cfg_den = ClassifierFreeGuidance(den, scale)
     syn = sample(cfg_den, (len(labels), k, lab.x.shape[-1] // k), cond=Cond(label=torch.as_tensor(labels)),
@@ -166,8 +213,20 @@ def run(args: argparse.Namespace) -> dict:
 
     variants = {"real_5pct": (lab.x, lab.label, None),
                 "real_5pct_jitter": (lab.x, lab.label, jitter),
-                "real_5pct_plus_diffusion": (np.concatenate([lab.x, syn]), np.concatenate([lab.label, labels]), None),
-                "diffusion_only": (syn, labels, None)}
+                "real_5pct_plus_diffusion": (np.concatenate([lab.x, syn]), np.concatenate([lab.label, labels]), None)}
+    if args.sdedit_sigma > 0:
+        t0 = time.perf_counter()
+        var_y = np.repeat(lab.label, SDEDIT_COPIES)
+        var_x = sdedit_variations(cfg_den, np.repeat(lab.x, SDEDIT_COPIES, 0), var_y, sigma=args.sdedit_sigma, k=k,
+                                  generator=gen, batch=args.batch, device=device)
+        sdedit_seconds = time.perf_counter() - t0
+        rms = float(np.sqrt(np.mean((var_x - np.repeat(lab.x, SDEDIT_COPIES, 0)) ** 2)))
+        say(f"{len(var_x)} SDEdit variations (sigma {args.sdedit_sigma}) in {sdedit_seconds:.0f} s, rms change "
+            f"{rms:.3f} mV")
+        both = (np.concatenate([lab.x, var_x]), np.concatenate([lab.label, var_y]))
+        variants["real_5pct_plus_sdedit"] = (*both, None)
+        variants["real_5pct_jitter_plus_sdedit"] = (*both, jitter)
+    variants["diffusion_only"] = (syn, labels, None)
     if not args.no_reference:
         variants["real_100pct"] = (train.x, train.label, None)
     cls = list(range(len(CLASSES)))
@@ -193,7 +252,8 @@ def run(args: argparse.Namespace) -> dict:
     groups = {}
     for i, c in enumerate(CLASSES):
         groups[f"real {c}"] = lab.x[lab.label == i][:6]
-        groups[f"synthetic {c}"] = syn[labels == i][:6]
+        if i in synth_classes:
+            groups[f"synthetic {c}"] = syn[labels == i][:6]
     plot_beats_by_class(out / "augmentation_beats.png", lab.fs, groups,
                         title=f"5 % labelled real beats and class-conditional samples (CFG {scale})")
     report.figures.append("augmentation_beats.png")
@@ -201,7 +261,10 @@ def run(args: argparse.Namespace) -> dict:
                          "test_counts": {c: int((test.label == i).sum()) for i, c in enumerate(CLASSES)},
                          "split": args.split, "train_records": train_recs, "test_records": test_recs, "generator": info,
                          "guidance_scale": scale, "sampler_steps": steps, "synthetic_per_class": n_syn,
-                         "generation_seconds": round(gen_seconds, 1), "classifier_seeds": seeds,
+                         "generation_seconds": round(gen_seconds, 1), "rhythm_ref_s": kw["rhythm_ref_s"],
+                         "synthetic_classes": [CLASSES[i] for i in synth_classes], "min_labelled": args.min_labelled,
+                         "sdedit_sigma": args.sdedit_sigma,
+                         "sdedit_copies": SDEDIT_COPIES if args.sdedit_sigma > 0 else 0, "classifier_seeds": seeds,
                          "classifier_epochs": epochs, "summary": summary, "generator_data": args.generator_data,
                          "labelled_share": args.labelled_share if semi else None,
                          "wall_seconds": round(time.perf_counter() - t_start, 1)})
@@ -214,6 +277,11 @@ def run(args: argparse.Namespace) -> dict:
         "Classifier: a 3-layer 1D CNN (pooling that keeps positions) with class-balanced cross-entropy; std over "
         "classifier seeds.",
         "Inter-patient: train and test records are disjoint (DS1 split by record); Q beats dropped (8 in DS1).",
+        ("Windows: rhythm-normalised (the beat's usual RR mapped to "
+         f"{kw['rhythm_ref_s']:g} s outside the QRS), for the generator and every classifier alike."
+         if kw["rhythm_ref_s"] else "Windows: plain +-1.6 s around the R peak."),
+        f"Synthetic beats only for {', '.join(CLASSES[i] for i in synth_classes)} (>= {args.min_labelled} "
+        "labelled beats); the SDEdit variants edit every labelled beat under its own label.",
     ] + (["--quick: a small generator trained briefly, one seed, a test subset; not the benchmark result."]
          if quick else [])
     return report.write(out)
