@@ -59,11 +59,13 @@ SYNTHETIC_PER_CLASS = 100
 # synthetic beats only for the classes with at least this many labelled beats: a generator that saw 10 S or 2 F beats
 # draws mostly normal-looking beats under those labels, which teach the classifier that N looks like S. Chosen on
 # --split validation with rhythm-normalised windows (labelled N 1119, S 10, V 49, F 2; 5 seeds): 100 synthetic N and V
-# 0.487 +- 0.013, 100 of every class 0.407, real alone 0.469 (docs/benchmarks.md, Augmentation, session 21)
+# 0.487 +- 0.013, 100 of every class 0.407, real alone 0.469 (docs/benchmarks.md, Augmentation, session 21). Judged
+# once on the test records afterwards: 0.457 against real alone 0.460 (the gain did not carry over)
 MIN_LABELLED = 30
 # SDEdit variations of every labelled beat (its own label, CFG): noise to this sigma, denoise back (Heun, 8 steps),
 # SDEDIT_COPIES per beat. Chosen on --split validation (5 seeds): sigma 0.3 + jitter 0.527 +- 0.029 vs jitter alone
-# 0.468 +- 0.014; without jitter 0.481 vs 0.468; sigma 0.1: 0.477 / 0.469 (docs/benchmarks.md, session 21)
+# 0.468 +- 0.014; without jitter 0.481 vs 0.468; sigma 0.1: 0.477 / 0.469 (docs/benchmarks.md, session 21). Judged
+# once on the test records afterwards: 0.444 vs 0.460 and, with jitter, 0.475 vs 0.510 (reported, not a gain)
 SDEDIT_SIGMA = 0.3
 SDEDIT_COPIES = 2
 QUICK = {"synthetic_per_class": 96, "seeds": 1, "max_test": 3000, "epochs": 15, "steps": 8,
