@@ -140,9 +140,11 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     # the validation split scores two training records with a prior that never saw them
     args = _args(tmp_path / "val", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",
                                                "--max-abnormal", "10", "--train-steps", "2", "--scores", "recon",
-                                               "--split", "validation", "--no-external"])
+                                               "--split", "validation", "--no-external", "--rhythm-windows", "1"])
     val = domain.harnesses["anomaly"](args)
     assert val["test_records"] == ["201", "208"] and not {"201", "208"} & set(val["train_records"])
+    assert rep["rhythm_ref_s"] is None and val["rhythm_ref_s"] == 1.0                # rhythm-normalised windows
+    assert any("prior_normal_rhythm1" in str(q) for q in (tmp_path / "val").rglob("config.yaml"))
     assert not set(val["train_records"]) & set(rep["test_records"])
     # the reverse fold swaps the halves: the prior on the test records, scored on the training records
     args = _args(tmp_path / "rev", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",

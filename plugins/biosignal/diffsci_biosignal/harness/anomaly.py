@@ -98,6 +98,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="skip the cross-database check: by default the QTDB excerpts of patients outside the MIT-BIH "
                         "folder (MIT-BIH DS2 and Supraventricular Arrhythmia Database records, DATA/qtdb) are scored "
                         "too, as settings qtdb_N_vs_*, when that folder exists")
+    p.add_argument("--rhythm-windows", type=float, default=None, metavar="SECONDS",
+                   help="rhythm-normalised windows (windows.rhythm_windows: the beat's usual RR mapped to SECONDS "
+                        "outside the QRS) for the prior and the scores; default: the config's (plain windows)")
     p.add_argument("--no-progress", action="store_true", help="no training progress bar")
 
 
@@ -329,11 +332,16 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
 
     train_recs, test_recs = harness_split(root, args.split)
+    over: dict = {"train": {"steps": args.train_steps}} if args.train_steps else {}
+    rhythm = args.rhythm_windows
+    if rhythm:
+        over["data"] = {"params": {"rhythm_ref_s": rhythm}}
     cfg = experiment("anomaly", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
-                     out / "models") / "prior_normal", quick_overrides=q.get("model"),
-                     overrides={"train": {"steps": args.train_steps}} if args.train_steps else None)
+                     out / "models") / ("prior_normal" + (f"_rhythm{rhythm:g}" if rhythm else "")),
+                     quick_overrides=q.get("model"), overrides=over)
     p = cfg.data.params
-    kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6)}
+    kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6),
+          "rhythm_ref_s": p.get("rhythm_ref_s")}
     k = int(p.get("fold", 8))
     say(f"reading MIT-BIH beats: train records {', '.join(train_recs)}; test records {', '.join(test_recs)}")
     train = load_beats(root, train_recs, **kw)
@@ -396,6 +404,7 @@ def run(args: argparse.Namespace) -> dict:
         _write_scores(out / "scores_qtdb.csv", ext, ext_scores)
 
     report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs,
+                         "rhythm_ref_s": kw["rhythm_ref_s"],
                          "n_train_normal": len(normal),
                          "test_counts": test.counts(), "test_counts_all": test_all.counts(), "model": info,
                          "score_seconds_per_beat": {m: s / max(1, len(test) if m != "diffusion_nll" else len(nll_idx))
