@@ -53,7 +53,7 @@ def plot_denoising_examples(path: str | Path, fs: float, rows: list[dict]) -> Pa
 
 
 def plot_beats_by_class(path: str | Path, fs: float, groups: dict[str, np.ndarray], title: str = "",
-                        max_per_group: int = 8) -> Path:
+                        max_per_group: int = 8, xlabel: str = "s") -> Path:
     """One column per group (e.g. "real V", "synthetic V"): up to ``max_per_group`` beats overlaid."""
     plt = _plt()
     k = len(groups)
@@ -64,7 +64,7 @@ def plot_beats_by_class(path: str | Path, fs: float, groups: dict[str, np.ndarra
         for row in x:
             ax.plot(t, row, lw=0.7, alpha=0.8)
         ax.set_title(f"{name} (n={len(x)})", fontsize=9)
-        ax.set_xlabel("s")
+        ax.set_xlabel(xlabel)
     axes[0, 0].set_ylabel("mV")
     if title:
         fig.suptitle(title, fontsize=10)

@@ -256,8 +256,12 @@ def run(args: argparse.Namespace) -> dict:
         groups[f"real {c}"] = lab.x[lab.label == i][:6]
         if i in synth_classes:
             groups[f"synthetic {c}"] = syn[labels == i][:6]
+        if args.sdedit_sigma > 0 and np.any(var_y == i):
+            groups[f"SDEdit {c}"] = var_x[var_y == i][:6]
     plot_beats_by_class(out / "augmentation_beats.png", lab.fs, groups,
-                        title=f"5 % labelled real beats and class-conditional samples (CFG {scale})")
+                        title=f"5 % labelled real beats, class-conditional samples and SDEdit variations (CFG {scale})",
+                        xlabel=(f"s, rhythm-normalised (usual RR = {kw['rhythm_ref_s']:g} s)" if kw["rhythm_ref_s"]
+                                else "s"))
     report.figures.append("augmentation_beats.png")
     report.extra.update({"labelled_counts": counts, "n_labelled": len(lab), "n_train_beats": len(train),
                          "test_counts": {c: int((test.label == i).sum()) for i, c in enumerate(CLASSES)},
