@@ -60,14 +60,15 @@ def rhythm_time_map(t: np.ndarray, rr_reference: float, ref_s: float = 1.0, core
     one reference RR away (t_in = -rr_reference) lands at t = -ref_s whatever the patient's heart rate. A
     premature beat's previous R peak then sits at the same place in every patient's window, which is what the
     RR features normalised by the average RR of de Chazal et al. (2004) and Llamedo & Martinez (2011) do for
-    hand-made features. rr_reference is clipped to [0.4, 2.0] s (150-30 bpm).
+    hand-made features. rr_reference is clipped to [0.4, 2.0] s (150-30 bpm); an array of them broadcasts against
+    ``t`` (e.g. (N, 1) against (L,) gives one row per beat).
 
     >>> rhythm_time_map(np.array([-1.0, -0.1, 0.0, 0.1, 1.0]), rr_reference=0.6).round(3).tolist()
     [-0.6, -0.1, 0.0, 0.1, 0.6]
     """
     if not 0.0 <= core_s < ref_s:
         raise ValueError(f"need 0 <= core_s < ref_s, got core_s={core_s}, ref_s={ref_s}")
-    a = (float(np.clip(rr_reference, 0.4, 2.0)) - core_s) / (ref_s - core_s)
+    a = (np.clip(np.asarray(rr_reference, dtype=np.float64), 0.4, 2.0) - core_s) / (ref_s - core_s)
     t = np.asarray(t, dtype=np.float64)
     return np.where(np.abs(t) <= core_s, t, np.sign(t) * (core_s + (np.abs(t) - core_s) * a))
 
@@ -90,16 +91,12 @@ def rhythm_windows(x: np.ndarray, centres: np.ndarray, fs: float, before: int, a
     if rr_reference.shape != centres.shape:
         raise ValueError(f"rr_reference {rr_reference.shape} and centres {centres.shape} differ in shape")
     t = (np.arange(before + after) - before) / fs
+    rr = np.where(np.isfinite(rr_reference), rr_reference, ref_s)[:, None]   # no RR known: plain window
+    pos = centres[:, None] + rhythm_time_map(t[None], rr, ref_s, core_s) * fs  # (N, L) record samples
+    kept = np.flatnonzero((pos[:, 0] >= 0) & (pos[:, -1] <= x.shape[1] - 1))
     grid = np.arange(x.shape[1])
-    out, kept = [], []
-    for i, (c, rr) in enumerate(zip(centres, rr_reference)):
-        pos = c + rhythm_time_map(t, rr if np.isfinite(rr) else ref_s, ref_s, core_s) * fs
-        if pos[0] < 0 or pos[-1] > x.shape[1] - 1:
-            continue
-        out.append(np.stack([np.interp(pos, grid, ch) for ch in x]))
-        kept.append(i)
-    w = np.stack(out) if out else np.zeros((0, x.shape[0], before + after))
-    return w, np.asarray(kept, dtype=np.int64)
+    w = np.stack([np.interp(pos[kept], grid, ch) for ch in x], axis=1)       # (N, C, L)
+    return w, kept
 
 
 def detect_rpeaks(x: np.ndarray, fs: float, method: Literal["neurokit", "xqrs"] = "neurokit") -> np.ndarray:
