@@ -75,9 +75,10 @@ def teardown(info: DistInfo) -> None:
     The DistributedDataParallel wrapper of the finished loop can sit in reference cycles (its reducer's hooks) and
     then be freed only at interpreter exit, with gloo objects that need a live interpreter (the c10d shutdown problem
     of pytorch/pytorch#179291). A rank of tests/train/test_distributed.py aborted at exit twice in session 21
-    ("terminate called without an active exception", SIGABRT; once in a clean-clone CI run, once in 12 runs) and
-    not in 85 runs after; collecting here, while the interpreter and the process group are alive, removes that
-    suspected cause (not proven: the abort was never reproduced on demand).
+    ("terminate called without an active exception", SIGABRT; once in a clean-clone CI run, once in 12 runs), then
+    in none of 85 more runs without this collection (60 of them three at a time) nor 40 with it; collecting here,
+    while the interpreter and the process group are alive, removes the suspected cause (not proven: the abort was
+    never reproduced on demand).
     """
     if info.distributed:
         gc.collect()
