@@ -74,11 +74,8 @@ def teardown(info: DistInfo) -> None:
 
     The DistributedDataParallel wrapper of the finished loop can sit in reference cycles (its reducer's hooks) and
     then be freed only at interpreter exit, with gloo objects that need a live interpreter (the c10d shutdown problem
-    of pytorch/pytorch#179291). A rank of tests/train/test_distributed.py aborted at exit twice in session 21
-    ("terminate called without an active exception", SIGABRT; once in a clean-clone CI run, once in 12 runs), then
-    in none of 85 more runs without this collection (60 of them three at a time) nor 40 with it; collecting here,
-    while the interpreter and the process group are alive, removes the suspected cause (not proven: the abort was
-    never reproduced on demand).
+    of pytorch/pytorch#179291): the suspected cause of a rare abort at exit ("terminate called without an active
+    exception") of tests/train/test_distributed.py. Collecting first frees it while both are alive.
     """
     if info.distributed:
         gc.collect()

@@ -34,8 +34,9 @@ from .resample import resample, resample_samples
 from .windows import beat_windows, normalise, rhythm_windows
 
 __all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
-           "record_split", "harness_split", "BeatSet", "local_median_rr", "windowed_median", "load_record_beats", "load_beats",
-           "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S", "EXTERNAL_QTDB_RECORDS"]
+           "record_split", "harness_split", "BeatSet", "local_median_rr", "windowed_median", "usual_rr",
+           "load_record_beats", "load_beats", "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S",
+           "EXTERNAL_QTDB_RECORDS"]
 
 DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
                "205", "207", "208", "209", "215", "220", "223", "230")
@@ -171,6 +172,16 @@ def windowed_median(t: np.ndarray, v: np.ndarray, half_width: float) -> np.ndarr
     return np.array([np.nanmedian(v[a:b]) if np.isfinite(v[a:b]).any() else np.nan for a, b in zip(lo, hi)])
 
 
+def usual_rr(rr_local: np.ndarray, rr_average: np.ndarray) -> np.ndarray:
+    """The patient's usual RR at each beat: the longer of the local (21-beat) and the average (+-5 min) median RR,
+    NaN ignored. Inside a run of tachycardia the local median is short too; the average is not.
+
+    >>> usual_rr(np.array([0.5, 0.8, np.nan]), np.array([1.0, 0.7, 0.9])).tolist()
+    [1.0, 0.8, 0.9]
+    """
+    return np.fmax(rr_local, rr_average)
+
+
 def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s: float = 1.6,
                       after_s: float = 1.6, lead: int = 0, highpass_hz: float | None = 0.5,
                       rhythm_ref_s: float | None = None) -> BeatSet:
@@ -201,8 +212,7 @@ def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s
     centres = resample_samples(r_in, fs_in, fs)
     before, after = int(round(before_s * fs)), int(round(after_s * fs))
     if rhythm_ref_s:
-        reference = np.fmax(rr_local, rr_average)
-        w, kept = rhythm_windows(sig[None], r_in * (fs / fs_in), fs, before, after, reference,
+        w, kept = rhythm_windows(sig[None], r_in * (fs / fs_in), fs, before, after, usual_rr(rr_local, rr_average),
                                  ref_s=rhythm_ref_s)
     else:
         w, kept = beat_windows(sig[None], centres, before, after)

@@ -59,7 +59,8 @@ from diffsci.utils import resolve_device
 
 from ..aami import AAMI_CLASSES
 from ..figures import plot_anomaly_examples
-from ..mitdb import EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats
+from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats,
+                     usual_rr)
 from ..windows import fold, unfold
 from .common import ecg_root, experiment, parse_list, say, set_threads, train_or_load
 
@@ -275,7 +276,7 @@ def prematurity(rr_local: np.ndarray, rr_prev: np.ndarray, rr_average: np.ndarra
     >>> prematurity(np.array([0.5, 0.5]), np.array([0.5, 0.5]), np.array([1.0, np.nan])).tolist()  # a run
     [2.0, 1.0]
     """
-    ref = rr_local if rr_average is None else np.fmax(rr_local, rr_average)
+    ref = rr_local if rr_average is None else usual_rr(rr_local, rr_average)
     return np.nan_to_num(ref / rr_prev, nan=1.0, posinf=1.0)
 
 

@@ -218,11 +218,11 @@ def run(args: argparse.Namespace) -> dict:
                 "real_5pct_plus_diffusion": (np.concatenate([lab.x, syn]), np.concatenate([lab.label, labels]), None)}
     if args.sdedit_sigma > 0:
         t0 = time.perf_counter()
-        var_y = np.repeat(lab.label, SDEDIT_COPIES)
-        var_x = sdedit_variations(cfg_den, np.repeat(lab.x, SDEDIT_COPIES, 0), var_y, sigma=args.sdedit_sigma, k=k,
-                                  generator=gen, batch=args.batch, device=device)
+        src_x, var_y = np.repeat(lab.x, SDEDIT_COPIES, 0), np.repeat(lab.label, SDEDIT_COPIES)
+        var_x = sdedit_variations(cfg_den, src_x, var_y, sigma=args.sdedit_sigma, k=k, generator=gen,
+                                  batch=args.batch, device=device)
         sdedit_seconds = time.perf_counter() - t0
-        rms = float(np.sqrt(np.mean((var_x - np.repeat(lab.x, SDEDIT_COPIES, 0)) ** 2)))
+        rms = float(np.sqrt(np.mean((var_x - src_x) ** 2)))
         say(f"{len(var_x)} SDEdit variations (sigma {args.sdedit_sigma}) in {sdedit_seconds:.0f} s, rms change "
             f"{rms:.3f} mV")
         both = (np.concatenate([lab.x, var_x]), np.concatenate([lab.label, var_y]))
