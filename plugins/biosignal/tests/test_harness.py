@@ -104,6 +104,25 @@ def _args(tmp_path, task, extra=()):
 
 @pytest.mark.slow
 @pytest.mark.data
+def test_pseudo_label_keeps_confident_beats_with_their_class():
+    from diffsci_biosignal.harness.augmentation import pseudo_label
+    rng = np.random.default_rng(0)
+    t = np.linspace(-1, 1, 64)
+    shapes = np.stack([np.exp(-(t / 0.1) ** 2), -np.exp(-(t / 0.3) ** 2)])      # a narrow spike, a wide dip
+    def beats(y):
+        return (shapes[y] + 0.05 * rng.standard_normal((len(y), 64)))[:, None].astype(np.float32)
+    lab_y = np.repeat([0, 1], 20)
+    rest_y = np.repeat([0, 1], [60, 30])
+    rest_x = beats(rest_y)
+    rest_x[-5:] = 0.5 * (shapes[0] + shapes[1])                                # ambiguous: half of each
+    keep, plab = pseudo_label(beats(lab_y), lab_y, rest_x, 2, threshold=0.9, seed=0, epochs=100)
+    clear = np.arange(len(rest_x) - 5)
+    assert set(clear) <= set(keep.tolist()) and np.array_equal(plab[:len(clear)], rest_y[clear])
+    assert plab.dtype == lab_y.dtype and len(keep) == len(plab)
+    with pytest.raises(ValueError, match="pseudo-threshold must be in"):
+        pseudo_label(beats(lab_y), lab_y, rest_x, 2, threshold=1.0)
+
+
 def test_denoising_harness_smoke(tmp_path, qtdb_root, nstdb_root):
     args = _args(tmp_path, "denoising", ["--data", str(qtdb_root.parent), "--noise", "bw", "--max-test-beats", "4",
                                          "--train-steps", "2", "--shots", "2", "--steps", "2"])
@@ -168,7 +187,7 @@ def test_augmentation_harness_smoke(tmp_path, mitdb_root):
         assert (m, "macro_f1") in got and (m, "recall_S") in got
     assert rep["sdedit_sigma"] == 0.3 and rep["sdedit_copies"] == 2
     # the defaults: rhythm-normalised windows; synthetic beats only of the classes with >= 30 labels (16 S, 20 F)
-    assert rep["rhythm_ref_s"] == 1.0 and "_rhythm_" in str(next(tmp_path.rglob("config.yaml")))
+    assert rep["rhythm_ref_s"] == 1.0 and "_rhythm1_seed0" in str(next(tmp_path.rglob("config.yaml")))
     assert rep["labelled_counts"]["S"] < 30 <= rep["labelled_counts"]["V"]
     assert rep["synthetic_classes"] == ["N", "V"] and rep["min_labelled"] == 30
     # semi-supervised generator: the unlabelled beats as a fifth class, the labelled ones repeated to half
@@ -192,6 +211,20 @@ def test_augmentation_harness_smoke(tmp_path, mitdb_root):
     assert val["split"] == "validation" and val["test_records"] == list(VALIDATION_RECORDS)
     assert not set(VALIDATION_RECORDS) & set(val["train_records"]) and set(val["train_records"]) < set(rep["train_records"])
     assert "_validation_" in str(next((tmp_path / "val").rglob("config.yaml")))
+    # --generator-data pseudo: the generator learns from the labelled + confidently pseudo-labelled beats, and the
+    # self-training baseline is reported beside it
+    args = _args(tmp_path / "pseudo", "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "100",
+                                                       "--train-steps", "2", "--synthetic-per-class", "2", "--steps",
+                                                       "2", "--epochs", "1", "--seeds", "1", "--no-reference",
+                                                       "--generator-data", "pseudo", "--pseudo-threshold", "0.3",
+                                                       "--sdedit-sigma", "0"])
+    ps = domain.harnesses["augmentation"](args)
+    info = ps["pseudo_labels"]
+    assert info["threshold"] == 0.3 and 0 < info["n"] <= info["of"] and sum(info["counts"].values()) == info["n"]
+    assert ps["generator_counts"] == {c: ps["labelled_counts"][c] + info["counts"][c] for c in info["counts"]}
+    assert ps["synthetic_classes"] == [c for c, n in ps["generator_counts"].items() if n >= 30]
+    assert ("real_5pct_plus_pseudo", "macro_f1") in {(r["method"], r["metric"]) for r in ps["rows"]}
+    assert "pseudo_th0.3_rhythm1_seed0" in str(next((tmp_path / "pseudo").rglob("config.yaml")))
 
 
 @pytest.mark.slow

@@ -64,6 +64,8 @@ class MicrostructureData(BaseModel):
     blobs_blobiness: float = Field(1.0, gt=0)
     spatial_dims: Literal[2, 3] = 3
     patch_size: int = Field(32, ge=4)
+    val_patch_size: int | None = Field(None, ge=4, description="side of the val/test patches; default: "
+                                       "patch_size (set it when the held-out slab is thinner than the patches)")
     samples_per_epoch: int = Field(4096, ge=1)
     val_samples: int = Field(64, ge=1)
     augment: bool = True
@@ -255,5 +257,6 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
                                test_fraction=params.test_fraction)]
     length = params.samples_per_epoch if split == "train" else params.val_samples
     seed = params.seed + {"train": 0, "val": 1_000_003, "test": 2_000_003}.get(split, 0)
-    return SubvolumeDataset(region, params.patch_size, length, spatial_dims=params.spatial_dims,
+    size = params.patch_size if split == "train" or params.val_patch_size is None else params.val_patch_size
+    return SubvolumeDataset(region, size, length, spatial_dims=params.spatial_dims,
                             augment=params.augment and split == "train", conditions=params.conditions, seed=seed)

@@ -83,3 +83,16 @@ def test_shipped_configs_validate():
         params = validate_data_params(load_config(path), str(path))
         assert isinstance(params, MicrostructureData), name
     assert {"microstructure_berea", "microstructure_demo"} <= set(get_domain("microstructure").configs)
+
+
+def test_val_patch_size_for_thin_held_out_slabs():
+    # a 12-slice validation slab cannot hold 20^3 patches; val_patch_size validates at a side that fits
+    kw = dict(source="blobs", blobs_size=48, val_fraction=0.25, test_fraction=0.25, patch_size=20,
+              samples_per_epoch=4, val_samples=3)
+    with pytest.raises(ValueError, match=r"patches of side 20 do not fit in a region of shape \(12, 48, 48\)"):
+        make_dataset(MicrostructureData(**kw), "val")
+    params = MicrostructureData(**kw, val_patch_size=12)
+    train, val, test = (make_dataset(params, s) for s in ("train", "val", "test"))
+    assert train[0]["x"].shape == (1, 20, 20, 20)
+    assert val[0]["x"].shape == test[0]["x"].shape == (1, 12, 12, 12)
+    assert len(val) == 3 and train.pore.shape == (24, 48, 48)
