@@ -62,7 +62,7 @@ from ..figures import plot_anomaly_examples
 from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats,
                      usual_rr)
 from ..windows import fold, unfold
-from .common import ecg_root, experiment, parse_list, say, set_threads, train_or_load
+from .common import ecg_root, experiment, in_run_folder, parse_list, say, set_threads, train_or_load
 
 __all__ = ["run", "add_args", "subsample_beats", "record_normalise", "record_fisher", "detection_rows",
            "prematurity", "fast_auroc", "fast_average_precision", "VALIDATION_RECORDS"]
@@ -337,9 +337,9 @@ def run(args: argparse.Namespace) -> dict:
     rhythm = args.rhythm_windows
     if rhythm:
         over["data"] = {"params": {"rhythm_ref_s": rhythm}}
-    cfg = experiment("anomaly", quick=quick, seed=args.seed, out_dir=(Path(args.models) if args.models else
-                     out / "models") / ("prior_normal" + (f"_rhythm{rhythm:g}" if rhythm else "")),
-                     quick_overrides=q.get("model"), overrides=over)
+    models = Path(args.models) if args.models else out / "models"
+    cfg = in_run_folder(experiment("anomaly", quick=quick, seed=args.seed, out_dir=models,
+                                   quick_overrides=q.get("model"), overrides=over), models, "prior_normal")
     p = cfg.data.params
     kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6),
           "rhythm_ref_s": p.get("rhythm_ref_s")}

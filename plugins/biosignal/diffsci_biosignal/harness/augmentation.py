@@ -53,7 +53,7 @@ from ..figures import plot_beats_by_class
 from ..mitdb import SPLITS, VALIDATION_RECORDS, harness_split, load_beats, stratified_subset
 from ..windows import fold, unfold
 from .anomaly import subsample_beats
-from .common import ecg_root, experiment, sample, say, set_threads, train_or_load
+from .common import ecg_root, experiment, in_run_folder, sample, say, set_threads, train_or_load
 
 __all__ = ["run", "add_args", "semi_supervised_set", "pseudo_label", "sdedit_variations", "CLASSES"]
 
@@ -200,17 +200,10 @@ def run(args: argparse.Namespace) -> dict:
                  f"_th{args.pseudo_threshold:g}" if args.generator_data == "pseudo" else "")
     split_tag = "" if args.split == "test" else f"_{args.split}"
     models = Path(args.models) if args.models else out / "models"
-
-    def config(run_name: str):
-        return experiment("augmentation", quick=quick, seed=args.seed, out_dir=models / run_name,
-                          quick_overrides=q.get("model"), overrides=over)
-
-    # the generator's folder names the windows it was trained on, as resolved from the config (a cached generator
-    # of another reference rhythm is never reused); plain windows: no tag
-    ref = config("").data.params.get("rhythm_ref_s")
-    window_tag = f"_rhythm{ref:g}" if ref else ""
-    cfg = config(f"generator_{int(round(100 * args.fraction))}pct_{args.generator_data}{share_tag}{split_tag}"
-                 f"{window_tag}_seed{args.seed}")
+    cfg = in_run_folder(experiment("augmentation", quick=quick, seed=args.seed, out_dir=models,
+                                   quick_overrides=q.get("model"), overrides=over), models,
+                        f"generator_{int(round(100 * args.fraction))}pct_{args.generator_data}{share_tag}{split_tag}",
+                        f"_seed{args.seed}")
     p = cfg.data.params
     kw = {"fs": p.get("fs", 120.0), "before_s": p.get("before_s", 1.6), "after_s": p.get("after_s", 1.6),
           "rhythm_ref_s": p.get("rhythm_ref_s")}

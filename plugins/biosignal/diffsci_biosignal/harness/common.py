@@ -17,7 +17,7 @@ from diffsci.diffusion import get_schedule
 from diffsci.samplers import get_sampler
 from diffsci.utils import config_dir, data_root, resolve_device
 
-__all__ = ["CONFIG_DIR", "experiment", "train_or_load", "sample", "one_step", "ecg_root", "say", "set_threads",
+__all__ = ["CONFIG_DIR", "experiment", "in_run_folder", "train_or_load", "sample", "one_step", "ecg_root", "say", "set_threads",
            "parse_list", "n_params"]
 
 CONFIG_DIR = config_dir()
@@ -61,6 +61,15 @@ def experiment(name: str, *, quick: bool, seed: int, out_dir: Path, overrides: d
             over[k] = {**over.get(k, {}), **v} if isinstance(v, dict) else v
     over["train"] = {**over.get("train", {}), "seed": seed, "out_dir": str(out_dir)}
     return load_config(path, overrides=over)
+
+
+def in_run_folder(cfg: ExperimentConfig, folder: Path, stem: str, suffix: str = "") -> ExperimentConfig:
+    """``cfg`` with its run folder ``folder / (stem + windows tag + suffix)``, the tag naming the windows the
+    resolved config trains on (``_rhythm<ref>`` for rhythm-normalised ones, none for plain), so that a cached
+    model of other windows is never reused."""
+    ref = cfg.data.params.get("rhythm_ref_s")
+    name = f"{stem}{f'_rhythm{ref:g}' if ref else ''}{suffix}"
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={"out_dir": str(folder / name)})})
 
 
 def n_params(module: torch.nn.Module) -> int:
