@@ -22,7 +22,7 @@ from .generation import generate_volumes, median_clean, reconstruct_from_slices
 from .io import encode_binary, write_volume
 from .metrics import lag_correlation, porosity, s2_mae_rel, specific_surface, two_point_correlation
 from .options import add_harness_args  # noqa: F401  (re-exported)
-from .tiling import seam_s2, tile_starts
+from .tiling import blend_attenuation, seam_s2, tile_starts
 
 __all__ = ["add_harness_args", "generation", "reconstruction", "run_generation", "run_reconstruction",
            "quick_prior_config", "load_or_train_prior", "TARGETS"]
@@ -91,6 +91,9 @@ def _data_params(args) -> MicrostructureData:
 
 def _settings(args, cfg, quick: bool) -> dict:
     patch = cfg.data.params.get("patch_size", 32) if cfg.data.domain == "microstructure" else 32
+    gain = _map_gain(getattr(args, "map_gain", None))
+    if gain != 1.0 and not getattr(args, "porosity_maps", False):
+        raise ValueError(f"--map-gain {gain} scales porosity maps: it needs --porosity-maps")
     return {"size": args.size or (32 if quick else 64), "n": args.n or (2 if quick else 12),
             "steps": args.steps or (6 if quick else cfg.sampling.steps),
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
@@ -99,9 +102,23 @@ def _settings(args, cfg, quick: bool) -> dict:
             # shift, porosity_maps, median, s_churn: generation-only options (the reconstruction harness has none)
             "shift": getattr(args, "shift", None) or "none",
             "porosity_maps": bool(getattr(args, "porosity_maps", False)),
+            "map_gain": gain,
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
             "median": 3 if getattr(args, "median", None) is None else args.median,
             "sampler_kw": _sampler_kw(args, args.sampler or cfg.sampling.sampler)}
+
+
+def _map_gain(value) -> float | str:
+    """--map-gain: "auto" or a positive number (default 1)."""
+    if value is None or value == "auto":
+        return 1.0 if value is None else "auto"
+    try:
+        gain = float(value)
+    except ValueError:
+        raise ValueError(f"--map-gain {value!r}: expected 'auto' or a positive number") from None
+    if not gain > 0:
+        raise ValueError(f"--map-gain {value!r}: expected 'auto' or a positive number")
+    return gain
 
 
 def _churn_note(kw: dict) -> str:
@@ -209,8 +226,16 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                                          test_fraction=data.test_fraction)]
         spectrum = fluctuation_spectrum(train_region, size, seed=args.seed)
         local = sample_porosity_maps(spectrum, 0.0, box=tile, n=n, seed=args.seed + 5, clip=(-1.0, 1.0))
+        gain = s["map_gain"]
+        if gain == "auto":                      # undo the blend's smoothing of the tiles' conditions (tiling.py)
+            att = blend_attenuation(local, tile, overlap=s["overlap"], shift=s["shift"], seed=args.seed)
+            gain = 1.0 / float(np.sqrt(att))
+            report.extra["settings"]["blend_attenuation"] = att
+        report.extra["settings"]["map_gain"] = gain
+        local = local * gain
         report.notes.append(f"matched rows: each tile conditioned on a local porosity map (field.py; spectrum of "
-                            f"{size}^3 training crops, {tile}^3 box), mean = the volume's asked porosity")
+                            f"{size}^3 training crops, {tile}^3 box, deviations x {gain:.3g}), mean = the volume's "
+                            f"asked porosity")
 
     def asked_for(phi):
         """The condition of each matched volume: its porosity, or a porosity map around it."""

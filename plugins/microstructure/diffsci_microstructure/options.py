@@ -60,6 +60,11 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="matched rows: condition each tile on a local porosity drawn around the volume's target "
                             "(field.py: a Gaussian field with the training rock's spectrum, averaged over a tile), "
                             "instead of every tile on the volume's porosity, which makes volumes too uniform")
+        p.add_argument("--map-gain", default=None,
+                       help="with --porosity-maps: scale the map's deviations by this factor, or 'auto': by "
+                            "1/sqrt(a), a the share of the map's variance the tile blend passes on "
+                            "(tiling.blend_attenuation; 0.575 for Berea, 32^3 tiles, overlap 0.25, random "
+                            "shifts) (default 1)")
         p.add_argument("--save-volumes", type=int, default=2,
                        help="write this many generated volumes of the judged set (or the unconditional one) beside "
                             "the report, in the input's format (default 2), e.g. all of them to measure them "

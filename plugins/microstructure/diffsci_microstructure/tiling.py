@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from diffsci import Cond
 from diffsci.utils import batch_sigma
 
-__all__ = ["TiledDenoiser", "tile_starts", "window_1d", "seam_s2"]
+__all__ = ["TiledDenoiser", "tile_starts", "window_1d", "seam_s2", "blend_attenuation"]
 
 
 def window_1d(size: int, kind: str = "hann", margin: int = 0) -> Tensor:
@@ -285,3 +285,43 @@ def seam_s2(pore: np.ndarray, planes: Sequence[int], axis: int = 0, r_max: int =
         across[r - 1] = per_slice[straddle].mean() if straddle.any() else np.nan
         overall[r - 1] = per_slice.mean()
     return across, overall
+
+
+class _ConditionEcho(nn.Module):
+    """A stub denoiser that returns its tile's scalar condition in every voxel: the blend of its outputs is the
+    local condition a volume receives from per-voxel scalars."""
+
+    def forward(self, x: Tensor, sigma, cond: Cond | None = None) -> Tensor:
+        c = cond.scalars[:, :1]
+        return c.reshape(c.shape[0], 1, *[1] * (x.ndim - 2)).expand_as(x).to(x.dtype)
+
+
+def blend_attenuation(maps: np.ndarray, tile: int | Sequence[int], *, overlap: float, shift: str = "none",
+                      window: str = "hann", calls: int = 16, seed: int = 0) -> float:
+    r"""The share of a per-voxel scalar map's variance that reaches the volume through the tile blend.
+
+    Each tile is conditioned on the map at its centre and the blend (module docstring) mixes the tiles, so the
+    condition a voxel effectively receives is the blend of its tiles' conditions, a smoothed map. With a stub
+    denoiser that answers every tile with its condition,
+
+    .. math::
+        a = \operatorname{Var}\big[\tfrac{1}{K}\textstyle\sum_{k=1}^{K} B_k(m)\big] / \operatorname{Var}[m]
+
+    over the voxels of every map m (n, *spatial), B_k the blend of the k-th call (its own random offset when
+    ``shift="random"``; a sampler's steps see many calls, hence the mean over ``calls``). On Berea (64^3, 32^3
+    tiles, overlap 0.25, random shift) a = 0.575: the volume gets little more than half the porosity spread the
+    map asks for (docs/benchmarks.md, Microstructure, session 23). Written here because it is a property of this
+    blend.
+    """
+    m = torch.tensor(np.asarray(maps, np.float64))
+    if m.ndim < 2:
+        raise ValueError(f"maps of shape {tuple(m.shape)}: expected (n, *spatial)")
+    var = float(m.var(dim=tuple(range(1, m.ndim)), unbiased=False).mean())
+    if var <= 0:
+        raise ValueError("the maps do not vary: no variance to attenuate")
+    td = TiledDenoiser(_ConditionEcho(), tile, overlap=overlap, shift=shift, window=window,
+                       generator=torch.Generator().manual_seed(seed))
+    x = torch.zeros(m.shape[0], 1, *m.shape[1:], dtype=torch.float64)
+    cond = Cond(scalars=m[:, None])
+    mean = sum(td(x, 1.0, cond)[:, 0] for _ in range(calls)) / calls
+    return float(mean.var(dim=tuple(range(1, m.ndim)), unbiased=False).mean()) / var

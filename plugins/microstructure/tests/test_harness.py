@@ -240,6 +240,25 @@ def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, 
         assert m.std(axis=(1, 2, 3)).min() > 1e-3
     assert np.mean([m.mean() for m in maps.values()]) == pytest.approx(real_phi["mean"], abs=0.05)
     assert report["settings"]["porosity_maps"] and any("porosity map" in note for note in report["notes"])
+    assert report["settings"]["map_gain"] == 1.0 and "blend_attenuation" not in report["settings"]
+    # --map-gain scales the deviations of the same maps; auto by the blend's attenuation (tiling.py)
+    draws.clear()
+    args.map_gain = "auto"
+    report = run_generation(args, data)
+    att, gain = report["settings"]["blend_attenuation"], report["settings"]["map_gain"]
+    assert 0 < att < 1 and gain == pytest.approx(att ** -0.5)
+    scaled = {kw["progress"] if "progress" in kw else None: np.asarray(kw["porosity"]) for size, kw in draws
+              if size == 16}
+    for key, m in maps.items():
+        dev, dev_scaled = m - m.mean(axis=(1, 2, 3), keepdims=True), scaled[key] - m.mean(axis=(1, 2, 3), keepdims=True)
+        inside = (scaled[key] > 0.011) & (scaled[key] < 0.989)              # where the 0.01-0.99 clip did not bind
+        np.testing.assert_allclose(dev_scaled[inside], gain * dev[inside], atol=1e-9)
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(ValueError, match="--map-gain"):
+            run_generation(argparse.Namespace(**{**vars(args), "map_gain": bad}), data)
+    with pytest.raises(ValueError, match="needs --porosity-maps"):
+        run_generation(argparse.Namespace(**{**vars(args), "porosity_maps": False}), data)
+    args.map_gain = None
     args.tile = 0
     with pytest.raises(ValueError, match="needs tiles"):
         run_generation(args, data)

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from diffsci import Cond
-from diffsci_microstructure.tiling import TiledDenoiser, seam_s2, tile_starts, window_1d
+from diffsci_microstructure.tiling import TiledDenoiser, blend_attenuation, seam_s2, tile_starts, window_1d
 
 
 def pointwise(x, sigma, cond=None):
@@ -138,3 +138,30 @@ def test_seam_s2_sees_an_artificial_seam_and_not_a_seamless_volume():
     seamed[31] = seamed[32] = True                                   # pore planes on either side of x = 32
     across, overall = seam_s2(seamed, [32], axis=0, r_max=4)
     assert across[0] > overall[0] + 0.2
+
+
+def test_blend_attenuation_passes_slow_maps_and_stops_what_the_tile_centres_cannot_see():
+    i = np.arange(64)
+    slow = np.broadcast_to(np.sin(2 * np.pi * i / 64)[:, None], (64, 64))[None]       # wavelength 64, tiles 8
+    a_slow = blend_attenuation(slow, 8, overlap=0.25, shift="random")
+    assert 0.9 < a_slow <= 1.0
+    # a voxel checkerboard of 48^2: every tile centre (start + 4, starts 0, 6, ..., 42) sits on the same colour,
+    # so the fixed grid passes nothing of it; random offsets pass both colours, which cancel in the mean over calls
+    assert tile_starts(48, 8, 6, True) == list(range(0, 48, 6))
+    j = np.arange(48)
+    checker = ((-1.0) ** (j[:, None] + j[None, :]))[None]
+    assert blend_attenuation(checker, 8, overlap=0.25, shift="none", calls=1) < 1e-20
+    assert blend_attenuation(checker, 8, overlap=0.25, shift="random") < 0.2
+    # one call without shifts is the blend itself, written out by TiledDenoiser
+    rng = np.random.default_rng(0)
+    field = rng.standard_normal((2, 32, 32))
+    t = TiledDenoiser(lambda x, sigma, cond: cond.scalars[:, :1, None, None].expand_as(x).clone(), 8, overlap=0.25)
+    out = t(torch.zeros(2, 1, 32, 32, dtype=torch.float64), 1.0, Cond(scalars=torch.from_numpy(field)[:, None]))
+    assert blend_attenuation(field, 8, overlap=0.25, calls=1) == pytest.approx(
+        out[:, 0].numpy().var(axis=(1, 2)).mean() / field.var(axis=(1, 2)).mean(), rel=1e-12)
+    # larger tiles average the centres of a white field over more voxels: less of it passes
+    assert blend_attenuation(field, 16, overlap=0.25, shift="random") < blend_attenuation(field, 8, overlap=0.25,
+                                                                                         shift="random")
+    with pytest.raises(ValueError, match="do not vary"):
+        blend_attenuation(np.full((2, 8, 8), 0.2), 4, overlap=0.25)
+
