@@ -111,11 +111,11 @@ def _settings(args, cfg, quick: bool) -> dict:
 def _map_gain(value) -> float | str:
     """--map-gain: "auto" or a positive number (default 1)."""
     if value is None or value == "auto":
-        return 1.0 if value is None else "auto"
+        return value or 1.0
     try:
         gain = float(value)
     except ValueError:
-        raise ValueError(f"--map-gain {value!r}: expected 'auto' or a positive number") from None
+        gain = float("nan")
     if not gain > 0:
         raise ValueError(f"--map-gain {value!r}: expected 'auto' or a positive number")
     return gain

@@ -250,7 +250,8 @@ def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, 
     scaled = {kw["progress"] if "progress" in kw else None: np.asarray(kw["porosity"]) for size, kw in draws
               if size == 16}
     for key, m in maps.items():
-        dev, dev_scaled = m - m.mean(axis=(1, 2, 3), keepdims=True), scaled[key] - m.mean(axis=(1, 2, 3), keepdims=True)
+        mean = m.mean(axis=(1, 2, 3), keepdims=True)
+        dev, dev_scaled = m - mean, scaled[key] - mean
         inside = (scaled[key] > 0.011) & (scaled[key] < 0.989)              # where the 0.01-0.99 clip did not bind
         np.testing.assert_allclose(dev_scaled[inside], gain * dev[inside], atol=1e-9)
     for bad in ("0", "-1", "x"):
