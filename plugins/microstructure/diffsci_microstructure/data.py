@@ -5,6 +5,13 @@ decoded by x > 0 -> pore. The condition is the vector of scalar descriptors of e
 default only its porosity phi, entered as logit(phi) = ln(phi / (1 - phi)) (an unbounded scale on which
 0.12-0.28 spans about one unit).
 
+With ``porosity_field`` set (a box side b, voxels), every item also carries the local porosity of the b^d
+neighbourhood of each voxel, logit-scaled, as an extra input channel: the porosity a tile centred there would
+have, measured on the whole split region (scipy.ndimage.uniform_filter, reflected at the region's faces), so the
+field of a patch's border voxels knows about the rock outside the patch. A prior trained on it is told how the
+porosity varies inside a tile, which a scalar condition cannot say; at generation time every tile reads the same
+voxel-wise map (field.py), so neighbouring tiles are never conditioned on different values for one voxel.
+
 Splits are disjoint slabs of the volume along ``split_axis`` (train | val | test, in that order), so that
 held-out sub-volumes never overlap training ones. The Berea defaults keep a 136-voxel test slab, room for
 128^3 sub-volumes (the size on which Mosser et al. 2017 report permeability).
@@ -31,7 +38,7 @@ from .symmetry import apply_symmetry, symmetries
 
 __all__ = ["MicrostructureData", "SubvolumeDataset", "make_dataset", "load_pore_volume", "split_region",
            "random_subvolumes", "porosity_to_scalar", "scalar_to_porosity", "condition_vector",
-           "to_model", "from_model", "BEREA_VOXEL_SIZE", "default_data_path"]
+           "to_model", "from_model", "BEREA_VOXEL_SIZE", "default_data_path", "local_porosity"]
 
 #: Voxel edge of the Imperial College Berea sandstone image, metres (as listed with the image).
 BEREA_VOXEL_SIZE = 5.345e-6
@@ -70,6 +77,8 @@ class MicrostructureData(BaseModel):
     val_samples: int = Field(64, ge=1)
     augment: bool = True
     conditions: tuple[Literal["porosity", "specific_surface"], ...] = ("porosity",)
+    porosity_field: int | None = Field(None, ge=2, description="box side (voxels) of the local-porosity channel; "
+                                       "None: no channel (model.cond_channels must then be 0, else 1)")
     split_axis: int = Field(0, ge=0, le=2)
     val_fraction: float = Field(0.08, ge=0, lt=1)
     test_fraction: float = Field(0.34, ge=0, lt=1)
@@ -194,14 +203,29 @@ def random_subvolumes(pore: np.ndarray, size: int, n: int, *, seed: int = 0, spa
 
 
 def _crop(pore: np.ndarray, size: int, rng: np.random.Generator, spatial_dims: int) -> np.ndarray:
-    if spatial_dims == 3 or pore.ndim == 2:
-        start = [int(rng.integers(0, s - size + 1)) for s in pore.shape]
-        return pore[tuple(slice(a, a + size) for a in start)]
+    return pore[_crop_index(pore.shape, size, rng, spatial_dims)]
+
+
+def _crop_index(shape, size: int, rng: np.random.Generator, spatial_dims: int) -> tuple:
+    """The index of a random cube (or, for 2D patches of a 3D volume, a square in a random plane)."""
+    if spatial_dims == 3 or len(shape) == 2:
+        return tuple(slice(a, a + size) for a in (int(rng.integers(0, s - size + 1)) for s in shape))
     axis = int(rng.integers(0, 3))
-    idx = int(rng.integers(0, pore.shape[axis]))
-    plane = np.take(pore, idx, axis=axis)
-    start = [int(rng.integers(0, s - size + 1)) for s in plane.shape]
-    return plane[tuple(slice(a, a + size) for a in start)]
+    idx = int(rng.integers(0, shape[axis]))
+    plane = [s for d, s in enumerate(shape) if d != axis]
+    start = iter([int(rng.integers(0, s - size + 1)) for s in plane])
+    return tuple(idx if d == axis else slice(a := next(start), a + size) for d in range(3))
+
+
+def local_porosity(pore: np.ndarray, box: int) -> np.ndarray:
+    """The porosity of the ``box``^d neighbourhood of every voxel (float32, shape of ``pore``), reflected at the
+    faces; a tile of side ``box`` centred on a voxel has this porosity.
+
+    >>> float(local_porosity(np.eye(4, dtype=bool), 4)[1, 1])   # rows and columns -1..2, -1 reflected to 0
+    0.375
+    """
+    from scipy.ndimage import uniform_filter
+    return uniform_filter(np.asarray(pore, np.float32), size=int(box), mode="reflect")
 
 
 class SubvolumeDataset(Dataset):
@@ -212,11 +236,12 @@ class SubvolumeDataset(Dataset):
     from the global RNGs.
 
     Items: {"x": (1, *[patch] * spatial_dims) float32 in {-1, +1}, "scalars": (S,) float32} (no scalars
-    when ``conditions`` is empty).
+    when ``conditions`` is empty), and with ``field`` (the region's :func:`local_porosity`) "channels":
+    (1, *[patch] * spatial_dims) float32, logit of the field over the same crop and symmetry.
     """
 
     def __init__(self, pore: np.ndarray, patch_size: int, length: int, *, spatial_dims: int = 3,
-                 augment: bool = True, conditions=("porosity",), seed: int = 0):
+                 augment: bool = True, conditions=("porosity",), seed: int = 0, field: np.ndarray | None = None):
         if pore.ndim not in (2, 3) or spatial_dims > pore.ndim:
             raise ValueError(f"cannot take {spatial_dims}D patches from a volume of shape {pore.shape}")
         if any(s < patch_size for s in pore.shape):
@@ -225,26 +250,37 @@ class SubvolumeDataset(Dataset):
         self.spatial_dims, self.augment, self.seed = spatial_dims, augment, seed
         self.conditions = tuple(conditions)
         self.sample_shape = (1,) + (self.patch_size,) * spatial_dims
+        if field is not None and np.shape(field) != pore.shape:
+            raise ValueError(f"a porosity field of shape {np.shape(field)} for a region of shape {pore.shape}")
+        self.field = field
 
     def __len__(self) -> int:
         return self.length
 
     def patch(self, i: int) -> np.ndarray:
         """The i-th pore patch (bool), after its symmetry."""
+        return self._patch(i)[0]
+
+    def _patch(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The i-th pore patch and its porosity field (None without one), cropped and turned alike."""
         if not 0 <= i < self.length:
             raise IndexError(f"index {i} out of range for a dataset of {self.length}")
         rng = np.random.default_rng([self.seed, i])
-        p = _crop(self.pore, self.patch_size, rng, self.spatial_dims)
+        where = _crop_index(self.pore.shape, self.patch_size, rng, self.spatial_dims)
+        out = [self.pore[where], None if self.field is None else self.field[where]]
         if self.augment:
             group = symmetries(self.spatial_dims)
-            p = apply_symmetry(p, group[int(rng.integers(0, len(group)))])
-        return np.ascontiguousarray(p)
+            sym = group[int(rng.integers(0, len(group)))]
+            out = [None if a is None else apply_symmetry(a, sym) for a in out]
+        return tuple(None if a is None else np.ascontiguousarray(a) for a in out)
 
     def __getitem__(self, i: int) -> dict:
-        p = self.patch(int(i))
+        p, f = self._patch(int(i))
         item = {"x": torch.from_numpy(to_model(p)[None])}
         if self.conditions:
             item["scalars"] = torch.from_numpy(condition_vector(p, self.conditions))
+        if f is not None:
+            item["channels"] = torch.from_numpy(porosity_to_scalar(f).astype(np.float32)[None])
         return item
 
 
@@ -258,5 +294,19 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
     length = params.samples_per_epoch if split == "train" else params.val_samples
     seed = params.seed + {"train": 0, "val": 1_000_003, "test": 2_000_003}.get(split, 0)
     size = params.patch_size if split == "train" or params.val_patch_size is None else params.val_patch_size
+    field = None if params.porosity_field is None else _field_cached(params, split)
     return SubvolumeDataset(region, size, length, spatial_dims=params.spatial_dims,
-                            augment=params.augment and split == "train", conditions=params.conditions, seed=seed)
+                            augment=params.augment and split == "train", conditions=params.conditions, seed=seed,
+                            field=field)
+
+
+@lru_cache(maxsize=4)
+def _field_cached(params: MicrostructureData, split: str) -> np.ndarray:
+    """:func:`local_porosity` of a split's region (read-only, cached: the training set and the validation set of
+    one run, the harness's data, share it)."""
+    pore, _ = load_pore_volume(params)
+    region = pore[split_region(pore.shape, split, axis=params.split_axis, val_fraction=params.val_fraction,
+                               test_fraction=params.test_fraction)]
+    field = local_porosity(region, params.porosity_field)
+    field.setflags(write=False)
+    return field

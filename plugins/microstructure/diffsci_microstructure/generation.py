@@ -26,14 +26,22 @@ from diffsci.guidance import ClassifierFreeGuidance
 from .data import from_model, porosity_to_scalar, to_model
 from .tiling import TiledDenoiser
 
-__all__ = ["porosity_cond", "wrap_denoiser", "generate_volumes", "median_clean", "slice_operator",
+__all__ = ["porosity_cond", "field_conditioned", "wrap_denoiser", "generate_volumes", "median_clean", "slice_operator",
            "reconstruct_from_slices"]
 
 
-def porosity_cond(porosity, n: int, device="cpu") -> Cond | None:
+def porosity_cond(porosity, n: int, device="cpu", *, field_shape=None) -> Cond | None:
     """Cond with scalars = logit(porosity) for n samples (one value or n values); None -> unconditional.
-    Maps (n, *spatial) of local porosity give per-voxel scalars (n, 1, *spatial), read per tile (tiling.py)."""
+    Maps (n, *spatial) of local porosity give per-voxel scalars (n, 1, *spatial), read per tile (tiling.py).
+
+    ``field_shape`` (the volumes' spatial shape) is for a prior conditioned on a local-porosity field
+    (data.py, ``porosity_field``): the condition is then the channel logit(porosity), (n, 1, *field_shape),
+    constant over a volume asked for one value; such a prior has no unconditional mode.
+    """
     if porosity is None:
+        if field_shape is not None:
+            raise ValueError("this prior is conditioned on a local porosity field (model.cond_channels = 1) and has "
+                             "no unconditional mode: give a porosity (one value, one per volume, or maps)")
         return None
     phi = np.asarray(porosity, dtype=np.float64)
     phi = phi if phi.ndim > 1 else np.broadcast_to(phi, (n,))
@@ -41,7 +49,19 @@ def porosity_cond(porosity, n: int, device="cpu") -> Cond | None:
         raise ValueError(f"{len(phi)} porosity maps for {n} samples")
     if np.any((phi <= 0) | (phi >= 1)):
         raise ValueError(f"target porosities must lie in (0, 1), got {phi.min()}..{phi.max()}")
-    return Cond(scalars=torch.as_tensor(porosity_to_scalar(phi), dtype=torch.float32, device=device)[:, None])
+    s = torch.as_tensor(porosity_to_scalar(phi), dtype=torch.float32, device=device)
+    if field_shape is None:
+        return Cond(scalars=s[:, None])
+    field_shape = tuple(field_shape)
+    if s.ndim > 1 and tuple(s.shape[1:]) != field_shape:
+        raise ValueError(f"porosity maps of shape {tuple(s.shape[1:])} for volumes of shape {field_shape}")
+    s = s.reshape(n, *[1] * len(field_shape)) if s.ndim == 1 else s
+    return Cond(channels=s[:, None].expand(n, 1, *field_shape).contiguous())
+
+
+def field_conditioned(denoiser) -> bool:
+    """Whether a prior takes its porosity as a voxel-wise field channel (data.py ``porosity_field``)."""
+    return getattr(getattr(denoiser, "net", None), "cond_channels", 0) > 0
 
 
 def wrap_denoiser(denoiser, *, tile: int | None = None, guidance: float = 1.0, overlap: float = 0.5,
@@ -84,7 +104,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
         denoiser: trained EDM denoiser (with a ``net.spatial_dims``), e.g. from ``diffsci.train.load_denoiser``.
         porosity: target porosity (one value or n values) for a porosity-conditioned model; None draws
             from the unconditional model (the NULL condition); or maps (n, *size) of local porosity (field.py),
-            each tile conditioned on the map at its centre (needs ``tile`` or ``shift``).
+            each tile conditioned on the map at its centre (needs ``tile`` or ``shift``). A prior conditioned on
+            a porosity field (:func:`field_conditioned`) reads the maps voxel by voxel, a value as a flat map.
         guidance: classifier-free guidance scale (1 = the conditional model).
         tile: patch size for tiled denoising (None: the whole volume in one network call).
         shift: "random" moves the tile grid (or rolls the whole volume) by a random offset at every network
@@ -105,10 +126,11 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                       max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
     targets = None if porosity is None else np.asarray(porosity, dtype=np.float64)
+    field = shape if field_conditioned(denoiser) else None
     if targets is not None and targets.ndim > 1:
         if targets.shape != (n, *shape):
             raise ValueError(f"porosity maps of shape {targets.shape} for {n} volumes of shape {shape}")
-        if tile is None and shift == "none":
+        if tile is None and shift == "none" and field is None:
             raise ValueError("porosity maps condition tiles: give a tile size (or shift='random')")
     elif targets is not None:
         targets = np.broadcast_to(targets, (n,))
@@ -117,7 +139,7 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
         for i in range(0, n, batch):
             b = min(batch, n - i)
             x = torch.randn((b, 1, *shape), generator=gen).to(device) * sigmas[0]
-            cond = porosity_cond(None if targets is None else targets[i:i + b], b, device)
+            cond = porosity_cond(None if targets is None else targets[i:i + b], b, device, field_shape=field)
 
             def step(*a, b=b):
                 bar.update(b)
@@ -188,7 +210,7 @@ def reconstruct_from_slices(denoiser, slices: Mapping[tuple[int, int], np.ndarra
     out = []
     for _ in range(n):
         x = torch.randn((1, 1, *shape), generator=gen).to(device) * sigmas[0]
-        cond = porosity_cond(porosity, 1, device)
+        cond = porosity_cond(porosity, 1, device, field_shape=shape if field_conditioned(denoiser) else None)
         with torch.no_grad():
             x0 = data_consistency(d, x, sigmas, operator=op, measurement=y, cond=cond, generator=gen,
                                   sampler=sampler)

@@ -18,7 +18,7 @@ from .data import MicrostructureData, default_data_path, load_pore_volume, rando
 from .evaluation import PUBLISHED, SCALARS, compare, describe
 from .field import fluctuation_spectrum, sample_porosity_maps
 from .figures import generation_figure, slices_figure
-from .generation import generate_volumes, median_clean, reconstruct_from_slices
+from .generation import field_conditioned, generate_volumes, median_clean, reconstruct_from_slices
 from .io import encode_binary, write_volume
 from .metrics import lag_correlation, porosity, s2_mae_rel, specific_surface, two_point_correlation
 from .options import add_harness_args  # noqa: F401  (re-exported)
@@ -160,12 +160,21 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     pore, meta = load_pore_volume(data)
     voxel = meta.get("voxel_size")
     denoiser, cfg, prior = load_or_train_prior(args, data, out, device)
+    field_box = cfg.data.params.get("porosity_field") if field_conditioned(denoiser) else None
+    if field_box is not None and unconditional:
+        unconditional = False                   # a field-conditioned prior has no unconditional mode
+        if not matched:
+            raise ValueError("this prior is conditioned on a porosity field and has no unconditional rows; the "
+                             "matched rows need full mode (not --quick, not --no-matched)")
     s = _settings(args, cfg, quick)
     size, n, tile = s["size"], s["n"], s["tile"]
     source = str(data.path) if data.source == "file" else meta["source"]
     report = Report("microstructure", "generation", data=source, device=str(device), quick=quick,
                     command=getattr(args, "command", None))
-    report.extra["settings"] = {**s, "voxel_size_m": voxel, "prior": prior}
+    report.extra["settings"] = {**s, "voxel_size_m": voxel, "prior": prior, "porosity_field": field_box}
+    if field_box is not None:
+        report.notes.append(f"the prior reads its porosity as a voxel-wise field ({field_box}^3 box, data.py): no "
+                            "unconditional rows; a target porosity is a flat field")
     setting = f"{size}^3"
     timings = {}
 
@@ -220,21 +229,24 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         timings["generate_diffusion"] = time.perf_counter() - t
     local = None                                # the volumes' porosity maps, as deviations from their mean
     if matched and s["porosity_maps"]:
-        if tile is None:
+        if tile is None and field_box is None:
             raise ValueError("--porosity-maps conditions tiles: it needs tiles (not --tile 0)")
+        box = field_box or tile                 # the field prior's own box; else each tile's porosity
         train_region = pore[split_region(pore.shape, "train", axis=data.split_axis, val_fraction=data.val_fraction,
                                          test_fraction=data.test_fraction)]
         spectrum = fluctuation_spectrum(train_region, size, seed=args.seed)
-        local = sample_porosity_maps(spectrum, 0.0, box=tile, n=n, seed=args.seed + 5, clip=(-1.0, 1.0))
+        local = sample_porosity_maps(spectrum, 0.0, box=box, n=n, seed=args.seed + 5, clip=(-1.0, 1.0))
         gain = s["map_gain"]
         if gain == "auto":                      # undo the blend's smoothing of the tiles' conditions (tiling.py)
-            att = blend_attenuation(local, tile, overlap=s["overlap"], shift=s["shift"], seed=args.seed)
+            # a field prior reads the map at every voxel of every tile: nothing is blended away
+            att = 1.0 if field_box is not None else blend_attenuation(local, tile, overlap=s["overlap"],
+                                                                      shift=s["shift"], seed=args.seed)
             gain = 1.0 / float(np.sqrt(att))
             report.extra["settings"]["blend_attenuation"] = att
         report.extra["settings"]["map_gain"] = gain
         local = local * gain
         report.notes.append(f"matched rows: each tile conditioned on a local porosity map (field.py; spectrum of "
-                            f"{size}^3 training crops, {tile}^3 box, deviations x {gain:.3g}), mean = the volume's "
+                            f"{size}^3 training crops, {box}^3 box, deviations x {gain:.3g}), mean = the volume's "
                             f"asked porosity")
 
     def asked_for(phi):
@@ -513,10 +525,18 @@ def run_reconstruction(args, data: MicrostructureData) -> dict:
     planes = _parse_slices(args.slices, size)
     setting = f"{size}^3, slices {args.slices}"
     kw = dict(tile=tile, overlap=s["overlap"], steps=s["steps"], device=device)
-    recs, priors = [], generate_volumes(denoiser, n, size, sampler=s["sampler"], seed=args.seed + 5, **kw)
-    for i, v in enumerate(truth):
-        slices = {(a, idx): np.take(v, idx, axis=a) for a, idx in planes}
-        recs.append(reconstruct_from_slices(denoiser, slices, v.shape, seed=args.seed + i, **kw)[0])
+    # a field-conditioned prior has no unconditional mode: it is asked for the porosity of the given slices
+    field = field_conditioned(denoiser)
+    given = [{(a, idx): np.take(v, idx, axis=a) for a, idx in planes} for v in truth]
+    phis = [float(np.clip(np.mean(list(g.values())), 0.01, 0.99)) if field else None for g in given]
+    if field:
+        report.notes.append("the prior reads its porosity as a voxel-wise field: every volume (diffusion_prior too) "
+                            "is asked for the porosity of its given slices, as a flat field")
+    recs, priors = [], generate_volumes(denoiser, n, size, sampler=s["sampler"], seed=args.seed + 5,
+                                        porosity=phis if field else None, **kw)
+    for i, (v, slices) in enumerate(zip(truth, given)):
+        recs.append(reconstruct_from_slices(denoiser, slices, v.shape, seed=args.seed + i, porosity=phis[i],
+                                            **kw)[0])
     recs = np.stack(recs)
     dist = np.full(truth.shape[1:], np.inf)
     grid = np.indices(truth.shape[1:])

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from diffsci_microstructure.data import (MicrostructureData, SubvolumeDataset, from_model, make_dataset,
-                                         porosity_to_scalar, random_subvolumes, scalar_to_porosity, split_region,
-                                         to_model)
+from diffsci_microstructure.data import (MicrostructureData, SubvolumeDataset, from_model, local_porosity,
+                                         make_dataset, porosity_to_scalar, random_subvolumes, scalar_to_porosity,
+                                         split_region, to_model)
 from diffsci_microstructure.symmetry import apply_symmetry, symmetries
 
 
@@ -96,3 +96,57 @@ def test_val_patch_size_for_thin_held_out_slabs():
     assert train[0]["x"].shape == (1, 20, 20, 20)
     assert val[0]["x"].shape == test[0]["x"].shape == (1, 12, 12, 12)
     assert len(val) == 3 and train.pore.shape == (24, 48, 48)
+
+
+def test_local_porosity_is_the_box_mean_around_each_voxel(pore):
+    field = local_porosity(pore, 4)
+    # an even box of 4 covers offsets -2..+1 (scipy's centre); away from the faces no reflection enters
+    for v in [(5, 7, 9), (20, 3 + 2, 26), (35, 15, 2 + 2)]:
+        box = pore[tuple(slice(c - 2, c + 2) for c in v)]
+        assert field[v] == pytest.approx(box.mean(), abs=1e-6)
+    assert field.shape == pore.shape and field.dtype == np.float32
+    assert local_porosity(np.ones((5, 5, 5), bool), 3).min() == 1.0        # reflection adds no grain
+
+
+def test_field_channel_is_the_logit_local_porosity_of_the_same_crop_and_symmetry():
+    rng = np.random.default_rng(1)
+    pore = rng.random((40, 30, 30)) < np.linspace(0.05, 0.6, 40)[:, None, None]    # porosity rises along axis 0
+    field = local_porosity(pore, 8)
+    aug = SubvolumeDataset(pore, 6, 20, seed=2, field=field)
+    plain = SubvolumeDataset(pore, 6, 20, seed=2, field=field, augment=False)
+    group = symmetries(3)
+    turned = 0
+    for i in range(20):
+        p, f = plain._patch(i)
+        # locate the crop (random voxels: one place matches) and compare the channel with the region's field
+        hits = [(a, b, c) for a in range(35) for b in range(25) for c in range(25)
+                if np.array_equal(pore[a:a + 6, b:b + 6, c:c + 6], p)]
+        assert len(hits) == 1
+        a, b, c = hits[0]
+        item = plain[i]
+        np.testing.assert_allclose(item["channels"][0].numpy(),
+                                   porosity_to_scalar(field[a:a + 6, b:b + 6, c:c + 6]), rtol=1e-5, atol=1e-5)
+        # the augmented item turns patch and field by one and the same symmetry
+        pa, fa = aug._patch(i)
+        syms = [s for s in group if np.array_equal(apply_symmetry(p, s), pa)]
+        assert any(np.array_equal(apply_symmetry(f, s), fa) for s in syms)
+        turned += not np.array_equal(f, fa)
+    assert turned > 10
+    # the field of a border voxel sees the rock outside the patch: not the patch's own box mean
+    assert not np.allclose(plain[0]["channels"][0].numpy(), porosity_to_scalar(local_porosity(plain.patch(0), 8)))
+    assert "channels" not in SubvolumeDataset(pore, 6, 3)[0]
+    with pytest.raises(ValueError, match="porosity field of shape"):
+        SubvolumeDataset(pore, 6, 3, field=field[1:])
+
+
+def test_make_dataset_with_a_porosity_field_feeds_every_split():
+    params = MicrostructureData(source="blobs", blobs_size=32, porosity_field=8, conditions=(), patch_size=8,
+                                val_fraction=0.25, test_fraction=0.25)
+    for split in ("train", "val"):
+        item = make_dataset(params, split)[0]
+        assert set(item) == {"x", "channels"} and item["channels"].shape == item["x"].shape
+        phi = float((item["x"] > 0).float().mean())
+        # the field is a neighbourhood porosity: on average near the patch's own
+        assert float(scalar_to_porosity(item["channels"].numpy()).mean()) == pytest.approx(phi, abs=0.25)
+    with pytest.raises(ValidationError, match="porosity_field"):
+        MicrostructureData(porosity_field=1)

@@ -5,7 +5,7 @@ from scipy.stats import binom, norm
 from torch import nn
 
 from diffsci_microstructure.data import porosity_to_scalar
-from diffsci_microstructure.generation import (generate_volumes, median_clean, porosity_cond,
+from diffsci_microstructure.generation import (field_conditioned, generate_volumes, median_clean, porosity_cond,
                                                reconstruct_from_slices, slice_operator)
 
 
@@ -22,6 +22,48 @@ class IndependentGaussian(nn.Module):
     def forward(self, x, sigma, cond=None):
         s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *[1] * (x.ndim - 1))
         return self.m + (x - self.m) / (1 + s ** 2)
+
+
+class FieldGaussian(nn.Module):
+    """A prior conditioned on a porosity field (channel logit(phi)): the exact denoiser of independent voxels
+    N(m(v), 1) with m(v) = Phi^-1(phi(v)), so a sample's voxel v is pore with probability phi(v) exactly."""
+
+    sigma_data = 1.0
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Module()
+        self.net.cond_channels, self.net.spatial_dims = 1, 3
+
+    def forward(self, x, sigma, cond=None):
+        assert cond is not None and cond.channels is not None and cond.channels.shape == x.shape
+        m = torch.from_numpy(norm.ppf(torch.sigmoid(cond.channels).double().numpy())).to(x.dtype)
+        s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+        return m + (x - m) / (1 + s ** 2)
+
+
+def test_a_field_prior_reads_the_map_at_every_voxel_through_the_tiles():
+    """Two halves asked for 0.1 and 0.5: every tile that straddles the border gets both values voxel by voxel, so
+    the halves keep their porosities; a scalar prior reads one value per tile and blends them."""
+    d = FieldGaussian()
+    assert field_conditioned(d) and not field_conditioned(IndependentGaussian(0.0))
+    maps = np.full((2, 16, 16, 16), 0.1)
+    maps[:, 8:] = 0.5
+    vols = generate_volumes(d, 2, 16, porosity=maps, tile=8, overlap=0.5, shift="random", sampler="heun",
+                            steps=32, seed=4)
+    # 2 x 8 x 16 x 16 Bernoulli voxels per half: standard errors 0.0047 (0.1) and 0.0078 (0.5)
+    assert vols[:, :8].mean() == pytest.approx(0.1, abs=0.02) and vols[:, 8:].mean() == pytest.approx(0.5, abs=0.03)
+    # the planes next to the border too (a blended scalar condition would pull them towards 0.3)
+    assert vols[:, 7].mean() == pytest.approx(0.1, abs=0.04) and vols[:, 8].mean() == pytest.approx(0.5, abs=0.06)
+    flat = generate_volumes(d, 2, 16, porosity=[0.2, 0.4], sampler="heun", steps=32, seed=5)   # one value each
+    assert [v.mean() for v in flat] == pytest.approx([0.2, 0.4], abs=0.03)
+    with pytest.raises(ValueError, match="no unconditional mode"):
+        generate_volumes(d, 1, 16, steps=2)
+    with pytest.raises(ValueError, match="maps of shape"):
+        porosity_cond(np.full((1, 8, 8, 8), 0.2), 1, field_shape=(16, 16, 16))
+    c = porosity_cond([0.2, 0.3], 2, field_shape=(4, 4, 4))
+    assert c.scalars is None and c.channels.shape == (2, 1, 4, 4, 4)
+    np.testing.assert_allclose(c.channels[1].numpy(), porosity_to_scalar(0.3), rtol=1e-6)
 
 
 def test_tiled_generation_has_the_exact_porosity():

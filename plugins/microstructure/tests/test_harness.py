@@ -263,3 +263,40 @@ def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, 
     args.tile = 0
     with pytest.raises(ValueError, match="needs tiles"):
         run_generation(args, data)
+
+
+@pytest.fixture(scope="module")
+def field_prior(tmp_path_factory, data):
+    """A 2-step prior conditioned on a 6^3-box porosity field (data.py ``porosity_field``), no scalar."""
+    from diffsci.train import train
+    from diffsci_microstructure.data import make_dataset
+    from diffsci_microstructure.harness import quick_prior_config
+    field_data = data.model_copy(update={"porosity_field": 6, "conditions": ()})
+    cfg = quick_prior_config(field_data, steps=2, out_dir=str(tmp_path_factory.mktemp("field") / "run"))
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"num_scalars": 0, "cond_channels": 1})})
+    params = MicrostructureData.model_validate(cfg.data.params)
+    return train(cfg, dataset=make_dataset(params, "train"), device="cpu", progress=False).run_dir
+
+
+@pytest.mark.slow
+def test_a_field_prior_gets_maps_of_its_own_box_and_no_unconditional_rows(tmp_path, data, field_prior, draws,
+                                                                        monkeypatch):
+    import diffsci_microstructure.harness as harness
+    boxes = []
+    real_maps = harness.sample_porosity_maps
+    monkeypatch.setattr(harness, "sample_porosity_maps", lambda *a, box, **kw: boxes.append(box) or
+                        real_maps(*a, box=box, **kw))
+    args = _full_mode(tmp_path, field_prior)
+    args.porosity_maps, args.map_gain = True, "auto"
+    report = run_generation(args, data)              # unconditional rows asked for (the default) but skipped
+    assert boxes == [6] and report["settings"]["porosity_field"] == 6        # the prior's box, not the 8^3 tile
+    assert report["settings"]["map_gain"] == 1.0 and report["settings"]["blend_attenuation"] == 1.0
+    assert "diffusion" not in {r["method"] for r in report["rows"]} and any("voxel-wise field" in n
+                                                                           for n in report["notes"])
+    assert all(kw.get("porosity") is not None for _, kw in draws)
+    args.no_matched = True
+    with pytest.raises(ValueError, match="no unconditional rows"):
+        run_generation(args, data)
+    rec = run_reconstruction(_args(tmp_path, "reconstruction", checkpoint=str(field_prior), quick=False), data)
+    mismatch = next(r for r in rec["rows"] if r["method"] == "diffusion_dc" and r["metric"] == "slice_mismatch")
+    assert mismatch["mean"] == 0.0 and any("porosity of its given slices" in n for n in rec["notes"])
