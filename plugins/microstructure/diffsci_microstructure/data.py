@@ -288,9 +288,7 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
     """The ``split`` ("train", "val", "test") of the experiment's volume as a :class:`SubvolumeDataset`."""
     if isinstance(params, dict):
         params = MicrostructureData.model_validate(params)
-    pore, _ = load_pore_volume(params)
-    region = pore[split_region(pore.shape, split, axis=params.split_axis, val_fraction=params.val_fraction,
-                               test_fraction=params.test_fraction)]
+    region = _split_of(params, split)
     length = params.samples_per_epoch if split == "train" else params.val_samples
     seed = params.seed + {"train": 0, "val": 1_000_003, "test": 2_000_003}.get(split, 0)
     size = params.patch_size if split == "train" or params.val_patch_size is None else params.val_patch_size
@@ -302,11 +300,14 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
 
 @lru_cache(maxsize=4)
 def _field_cached(params: MicrostructureData, split: str) -> np.ndarray:
-    """:func:`local_porosity` of a split's region (read-only, cached: the training set and the validation set of
-    one run, the harness's data, share it)."""
-    pore, _ = load_pore_volume(params)
-    region = pore[split_region(pore.shape, split, axis=params.split_axis, val_fraction=params.val_fraction,
-                               test_fraction=params.test_fraction)]
-    field = local_porosity(region, params.porosity_field)
+    """:func:`local_porosity` of a split's region (read-only, cached: every dataset made of one split shares it)."""
+    field = local_porosity(_split_of(params, split), params.porosity_field)
     field.setflags(write=False)
     return field
+
+
+def _split_of(params: MicrostructureData, split: str) -> np.ndarray:
+    """The pore mask of ``split``'s slab of the experiment's volume."""
+    pore, _ = load_pore_volume(params)
+    return pore[split_region(pore.shape, split, axis=params.split_axis, val_fraction=params.val_fraction,
+                             test_fraction=params.test_fraction)]
