@@ -69,6 +69,9 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="write this many generated volumes of the judged set (or the unconditional one) beside "
                             "the report, in the input's format (default 2), e.g. all of them to measure them "
                             "elsewhere (permeability where openpnm is installed)")
+        p.add_argument("--floor-draws", type=int, default=20,
+                       help="matched rows: draws of the perfect-generator floor (porosity-matched real cubes of the "
+                            "training slab, scored as a generated set; evaluation.matched_floor) (default 20; 0 = skip)")
         p.add_argument("--no-matched", action="store_true",
                        help="skip the variant conditioned on each real sub-volume's porosity")
         p.add_argument("--no-unconditional", action="store_true",

@@ -28,3 +28,37 @@ def test_a_failed_pore_network_loses_only_its_own_volume(monkeypatch):
     # the comparison averages the volumes that have a value: real mean 200 +- 141, generated 200
     c = compare(st, st)
     assert c["permeability_md_rel_error"] == 0.0 and c["permeability_within_real_std"] == 1.0
+
+
+def test_matched_floor_gives_each_real_volume_the_nearest_unused_cube(monkeypatch):
+    rng = np.random.default_rng(0)
+    pool = np.stack([rng.random((12, 12, 12)) < p for p in (0.10, 0.31, 0.29, 0.50, 0.30)])
+    real_vols = np.stack([rng.random((12, 12, 12)) < p for p in (0.30, 0.30, 0.12)])
+    monkeypatch.setattr(evaluation, "random_subvolumes", lambda region, size, n, seed, spatial_dims: pool)
+    real = describe(real_vols, r_max=5, with_permeability=False, with_distributions=False)
+    floor = evaluation.matched_floor(np.zeros((20, 20, 20), bool), real, 12, draws=2, pool=5)
+    phi, cphi = real.values["porosity"], pool.reshape(5, -1).mean(1)
+    pick = []                                  # by hand: nearest porosity, each cube once, real volumes in order
+    for p in phi:
+        j = min((k for k in range(5) if k not in pick), key=lambda k: abs(cphi[k] - p))
+        pick.append(j)
+    assert len(set(pick)) == 3
+    expected = compare(real, describe(pool[pick], r_max=5, with_permeability=False, with_distributions=False))
+    np.testing.assert_allclose(floor["s2_mae_rel"], [expected["s2_mae_rel"]] * 2)
+    np.testing.assert_allclose(floor["specific_surface_rel_error"], [expected["specific_surface_rel_error"]] * 2)
+    np.testing.assert_allclose(floor["abs_porosity_gap"], np.mean(np.abs(cphi[pick] - phi)))
+    with pytest.raises(ValueError, match="pool of 2 cubes cannot match 3 real volumes"):
+        evaluation.matched_floor(np.zeros((20, 20, 20), bool), real, 12, pool=2)
+
+
+def test_matched_floor_is_low_for_the_same_rock_and_high_for_another():
+    import porespy as ps
+    rock = ps.generators.blobs((96, 96, 96), porosity=0.3, blobiness=1.5, seed=1)
+    other = ps.generators.blobs((96, 96, 96), porosity=0.3, blobiness=0.5, seed=2)   # coarser grains
+    real = describe(np.stack([rock[i:i + 24, :24, :24] for i in (0, 36, 72)]), r_max=8,
+                    with_permeability=False, with_distributions=False)
+    same = evaluation.matched_floor(rock[:, 40:], real, 24, draws=3, pool=30)
+    diff = evaluation.matched_floor(other, real, 24, draws=3, pool=30)
+    assert same["abs_porosity_gap"].max() < 0.02 and diff["abs_porosity_gap"].max() < 0.02
+    assert same["s2_mae_rel"].max() < 0.05 < 0.15 < diff["s2_mae_rel"].min()
+    assert same["specific_surface_rel_error"].max() < 0.1 < 0.4 < diff["specific_surface_rel_error"].min()

@@ -122,6 +122,13 @@ def test_matched_volumes_ask_for_the_calibrated_condition(tmp_path, data, tiny_p
     assert ("diffusion_cfg1_calibrated", "control_error") in rows
     assert report["targets_judged_on"] == "diffusion_matched_calibrated"
     assert report["matched_calibrated"]["asked"] == pytest.approx(np.asarray(cal_call[0]).tolist())
+    # the floor of the matched rows: porosity-matched real cubes of the training slab, scored as a generated set
+    floor = {r["metric"]: r for r in report["rows"] if r["method"] == "real_matched"}
+    assert set(floor) == {"s2_mae_rel", "porosity_rel_error", "specific_surface_rel_error", "abs_porosity_gap"}
+    assert floor["s2_mae_rel"]["n"] == 20 and floor["abs_porosity_gap"]["mean"] < 0.02
+    perfect = report["targets"]["S2 MAE below 2 % of the porosity"]["perfect_generator"]
+    assert perfect["median"] > 0 and 0 <= perfect["share_met"] <= 1
+    assert "perfect_generator" not in report["targets"]["mean permeability within the real std"]
 
 
 @pytest.mark.slow
@@ -131,9 +138,11 @@ def test_a_prior_that_ignores_its_condition_skips_the_calibrated_variants(tmp_pa
     def refuse(sample):
         raise ValueError("the model's porosity does not follow its condition")
     monkeypatch.setattr(harness, "calibrate_porosity", refuse)
-    report = run_generation(_full_mode(tmp_path, tiny_prior), data)
+    args = _full_mode(tmp_path, tiny_prior)
+    args.floor_draws = 0
+    report = run_generation(args, data)
     methods = {r["method"] for r in report["rows"]}
-    assert "diffusion_matched" in methods and "diffusion_cfg1" in methods
+    assert "diffusion_matched" in methods and "diffusion_cfg1" in methods and "real_matched" not in methods
     assert not any(m.endswith("_calibrated") for m in methods)
     assert "does not follow" in report["control"]["calibrated"][1.0]["error"]
     assert sum("skipped" in note for note in report["notes"]) == 1
@@ -152,6 +161,9 @@ def test_tile_zero_denoises_whole_volumes(tmp_path, data, tiny_prior, draws):
     assert report["settings"]["tile"] is None
     assert not any(r["metric"] in ("seam_s2_mae_rel", "tile_echo") for r in report["rows"])
     assert "seam_planes" not in report and any("denoised whole" in note for note in report["notes"])
+    # the training slab (16 slices) is thinner than the compared cubes: no floor, and a note that says why
+    assert "real_matched" not in {r["method"] for r in report["rows"]}
+    assert any("24^3 cubes do not fit in the training slab (16, 64, 64)" in note for note in report["notes"])
 
 
 @pytest.mark.slow
