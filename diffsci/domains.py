@@ -28,7 +28,8 @@ ENTRY_POINT_GROUP = "diffsci.domains"
 
 @dataclass
 class Loaded:
-    """What a reader returns: the array in the domain's documented normalisation and its metadata.
+    """What a reader returns: the array in the domain's documented normalisation (or the file's own values, for a
+    domain that maps them with ``Domain.to_model``) and its metadata.
 
     array: (C, *spatial) for one sample or (N, C, *spatial) for several, as the reader documents.
     meta: everything a writer needs to write results back in the same format (affine, header,
@@ -58,6 +59,10 @@ class Domain:
         normalisation: how arrays are normalised (documentation shown to users).
         readers: file suffix (".nii.gz", ".hea", ".tif", ...) -> ``path -> Loaded``.
         writers: file suffix -> ``(path, array, meta) -> None``; array as the reader returned it.
+        to_model: optional ``Loaded -> array`` in model units, for readers that return the file's own coding
+            (e.g. 0/255 segmented images for a model of +-1); it may add to ``meta`` what ``from_model`` needs.
+        from_model: optional ``(array in model units, meta) -> array`` in the file's coding, for samples written
+            back (e.g. a pore mask coded 0/255); means and std maps stay in model units.
         operators: name -> factory of the domain's measurement operators.
         metrics: name -> ``(estimate, reference) -> float`` (or per-sample array).
         harnesses: task name -> Harness.
@@ -77,6 +82,8 @@ class Domain:
     normalisation: str = ""
     readers: dict[str, Callable[[Path], Loaded]] = field(default_factory=dict)
     writers: dict[str, Callable[[Path, np.ndarray, dict], None]] = field(default_factory=dict)
+    to_model: Callable[[Loaded], np.ndarray] | None = None
+    from_model: Callable[[np.ndarray, dict], np.ndarray] | None = None
     operators: dict[str, Callable[..., Any]] = field(default_factory=dict)
     metrics: dict[str, Callable[..., Any]] = field(default_factory=dict)
     harnesses: dict[str, Harness] = field(default_factory=dict)

@@ -56,7 +56,7 @@ def register(sub) -> None:
 
 def _read_measurement(path: Path, get_domain):
     """(array, meta, suffix): a .npy is read as it is (in the model's normalisation); any other format
-    through a reader of the model's domain (which applies the domain's normalisation)."""
+    through a reader of the model's domain, then the domain's ``to_model`` when it has one."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such measurement file")
     if path.suffix.lower() == ".npy":
@@ -68,7 +68,8 @@ def _read_measurement(path: Path, get_domain):
     if domain is None:
         raise ValueError(f"{path}: only .npy measurements can be read without the model's domain plugin")
     loaded = domain.read(path)                       # a ValueError listing the readable formats otherwise
-    return np.asarray(loaded.array), dict(loaded.meta), _suffix_of(path, domain.readers)
+    arr = domain.to_model(loaded) if domain.to_model is not None else loaded.array
+    return np.asarray(arr), dict(loaded.meta), _suffix_of(path, domain.readers)
 
 
 def _suffix_of(path: Path, table: dict) -> str:
@@ -106,7 +107,7 @@ def run(args) -> int:
     from ..diffusion import get_schedule
     from ..domains import get_domain
     from ..guidance import ClassifierFreeGuidance, method_nfe, multishot
-    from ..operators import GRAMMAR, parse_operator
+    from ..operators.spec import BUILTIN, GRAMMAR, parse_operator
     from ..train import load_denoiser
     from ..utils import resolve_device
 
@@ -137,7 +138,7 @@ def run(args) -> int:
     sd, channels = cfg.model.spatial_dims, cfg.model.in_channels
     spatial_guess = arr.shape[-sd:] if arr.ndim >= sd else None
     name = args.operator.partition(":")[0].strip().lower()
-    builtin = name in ("identity", "mask", "downsample", "fourier", "multicoil")
+    builtin = name in BUILTIN
     op = parse_operator(args.operator, spatial_shape=spatial_guess, domain=None if builtin else domain()).to(device)
     if np.iscomplexobj(arr) and not op.complex_output:
         raise ValueError(f"measurement {mpath} is complex ({arr.dtype}) but the operator {op.name} measures a real "
@@ -218,21 +219,19 @@ def _write_outputs(out: Path, arrays: dict, single: bool, domain, fmt: str, in_s
                              f"writes {writes}; use .npy")
         suffix = ".npy"
     written = []
+    item_ndim = arrays["mean"].ndim - 1               # one image: (C, *spatial)
     for name, t in arrays.items():
         a = t.detach().cpu().numpy()
         if single:
             a = a[0]                                  # mean, std: (C, *spatial); samples: (K, C, *spatial)
         path = out / f"{name}{suffix}"
+        if name == "samples" and suffix != ".npy" and domain.from_model is not None:
+            a = domain.from_model(a, meta)            # realisations go back in the file's coding
         if suffix == ".npy":
             np.save(path, a, allow_pickle=False)
+            written.append(path.name)
         else:
-            try:
-                domain.write(path, a, meta)
-            except (ValueError, TypeError) as e:
-                path = out / f"{name}.npy"
-                np.save(path, a, allow_pickle=False)
-                notes.append(f"{name}: the {domain.name} writer for {suffix} refused it ({e}); wrote {path.name}")
-        written.append(path.name)
+            written += _write_domain(domain, out, name, suffix, a, meta, item_ndim, notes)
         if name == "samples":                         # the K shots (of the first measurement)
             fig = a if single else a[0]
         else:
@@ -240,3 +239,27 @@ def _write_outputs(out: Path, arrays: dict, single: bool, domain, fmt: str, in_s
         save_figure(out / f"{name}.png", fig, title=f"posterior {name}")
         written.append(f"{name}.png")
     return written, notes
+
+
+def _write_domain(domain, out: Path, name: str, suffix: str, a: np.ndarray, meta: dict, item_ndim: int,
+                  notes: list) -> list[str]:
+    """Write ``a`` with the domain's writer: as one file, else (a writer of single images, e.g. one TIFF volume)
+    one file per image, ``samples_000.tif``...; else as .npy with a note. Returns the file names."""
+    try:
+        domain.write(out / f"{name}{suffix}", a, meta)
+        return [f"{name}{suffix}"]
+    except (ValueError, TypeError) as e:
+        first = e
+    if a.ndim > item_ndim:
+        items = a.reshape(-1, *a.shape[a.ndim - item_ndim:])
+        names = [f"{name}_{i:03d}{suffix}" for i in range(len(items))]
+        try:
+            for n, item in zip(names, items):
+                domain.write(out / n, item, meta)
+            return names
+        except (ValueError, TypeError):
+            for n in names:
+                (out / n).unlink(missing_ok=True)
+    np.save(out / f"{name}.npy", a, allow_pickle=False)
+    notes.append(f"{name}: the {domain.name} writer for {suffix} refused it ({first}); wrote {name}.npy")
+    return [f"{name}.npy"]

@@ -12,13 +12,14 @@ from .fourier import SubsampledFourier
 from .identity import Identity
 from .mask import Mask
 from .multicoil import MultiCoilFourier
+from .plane import Plane
 from .spec import GRAMMAR, parse_operator
 
 #: Every built-in linear operator class; the contract test (tests/operators/test_contract.py) builds
 #: each in 1D, 2D and 3D, real and complex, and checks <Ax, y> = <x, A^H y>.
 OPERATORS = {"identity": Identity, "mask": Mask, "downsample": Downsample, "fourier": SubsampledFourier,
-             "multicoil": MultiCoilFourier, "complex_view": ComplexView}
+             "multicoil": MultiCoilFourier, "plane": Plane, "complex_view": ComplexView}
 
 __all__ = ["Operator", "LinearOperator", "ComposedOperator", "ComposedLinearOperator", "Identity", "Mask",
-           "Downsample", "SubsampledFourier", "MultiCoilFourier", "ComplexView", "to_complex", "to_real",
+           "Downsample", "SubsampledFourier", "MultiCoilFourier", "Plane", "ComplexView", "to_complex", "to_real",
            "inner", "conjugate_gradient", "parse_operator", "GRAMMAR", "OPERATORS"]

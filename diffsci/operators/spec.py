@@ -18,8 +18,12 @@ from .fourier import SubsampledFourier
 from .identity import Identity
 from .mask import Mask
 from .multicoil import MultiCoilFourier
+from .plane import Plane
 
-__all__ = ["GRAMMAR", "parse_operator", "split_spec"]
+__all__ = ["GRAMMAR", "BUILTIN", "parse_operator", "split_spec"]
+
+#: the operator names served here; any other name goes to the data's domain plugin
+BUILTIN = frozenset({"identity", "mask", "downsample", "fourier", "multicoil", "plane"})
 
 GRAMMAR = """\
 operator spec: NAME[:ARG[,ARG...]] where ARG is VALUE or KEY=VALUE
@@ -29,10 +33,13 @@ operator spec: NAME[:ARG[,ARG...]] where ARG is VALUE or KEY=VALUE
   fourier:FILE.npy | fourier:mask=FILE.npy | fourier:random=P[,seed=N]
           [,centered=true|false][,complex=true|false][,sigma=S]      Cartesian k-space, orthonormal FFT
   multicoil:sens=FILE.npy[,mask=FILE.npy][,centered=..][,complex=..][,sigma=S]   SENSE multi-coil k-space
+  plane:axis=A[,index=I][,depth=D]        [,sigma=S]  one plane: a slice of a volume, a line of an image
   NAME:KEY=VALUE,...                                  an operator of the data's domain plugin
 S: noise std per real component (default 0). FILE.npy: a 0/1 mask of the spatial shape (size-1 axes
 broadcast), or complex coil maps (K, *spatial). random=P keeps each entry with probability P (fourier
-always keeps DC) and takes the spatial shape from the measurement. centered: DC at the array centre
+always keeps DC) and takes the spatial shape from the measurement. plane: the measurement is the plane
+itself (a 2D slice of a volume); index defaults to the middle, depth (the input's size across the plane) to
+the slice's first side. centered: DC at the array centre
 (fastMRI/BART layout; default false). complex=true: the model's 2C channels are (re, im) of C complex ones.
 examples: mask:holes.npy  fourier:mask=m.npy,centered=true,sigma=0.01  downsample:2,2  identity:sigma=0.1"""
 
@@ -165,7 +172,7 @@ def parse_operator(spec: str, *, spatial_shape: Sequence[int] | None = None, dom
     """
     name, pos, kw = split_spec(spec)
     base = Path(base_dir) if base_dir is not None else None
-    builtin = {"identity", "mask", "downsample", "fourier", "multicoil"}
+    builtin = BUILTIN
     if name not in builtin:
         table = getattr(domain, "operators", None) or {}
         if name in table:
@@ -184,6 +191,13 @@ def parse_operator(spec: str, *, spatial_shape: Sequence[int] | None = None, dom
         op = Identity(sigma_y=sigma)
     elif name == "mask":
         op = Mask(_mask_arg(spec, pos, kw, spatial_shape, base, keep_dc=False), sigma_y=sigma)
+    elif name == "plane":
+        if pos:
+            raise _err(spec, "plane takes KEY=VALUE arguments only, e.g. plane:axis=0,index=32")
+        index = kw.pop("index", "mid")
+        depth = kw.pop("depth", None)
+        op = Plane(_int(spec, "axis", kw.pop("axis", "0")), None if index == "mid" else _int(spec, "index", index),
+                   None if depth is None else _int(spec, "depth", depth), sigma_y=sigma)
     elif name == "downsample":
         if not pos:
             raise _err(spec, "downsample needs one integer factor per spatial axis, e.g. downsample:2,2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from diffsci.operators import (ComplexView, Downsample, Identity, Mask, MultiCoilFourier, SubsampledFourier)
+from diffsci.operators import ComplexView, Downsample, Identity, Mask, MultiCoilFourier, Plane, SubsampledFourier
 
 SPATIAL = {1: (12,), 2: (6, 8), 3: (4, 6, 4)}
 B, C = 2, 2
@@ -42,6 +42,8 @@ def build(name: str, dims: int, complex_: bool, seed: int = 0):
     elif name == "multicoil":
         sens = rand((3, *spatial), complex_=True, g=g) / 3
         op = MultiCoilFourier(sens, bernoulli(spatial, 0.5, g), centered=bool(seed % 2), complex_input=complex_)
+    elif name == "plane":                                  # the last spatial axis, at a negative index
+        op = Plane(axis=dims - 1, index=-2, depth=spatial[-1], sigma_y=0.1)
     elif name == "complex_view":
         inner_op = (SubsampledFourier(bernoulli(spatial, 0.4, g), complex_input=True) if complex_
                     else Mask(bernoulli(spatial, 0.5, g)))

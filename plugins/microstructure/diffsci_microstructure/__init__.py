@@ -33,9 +33,19 @@ def _example() -> dict[str, Loaded]:
             ".nii": Loaded(img)}
 
 
-def _slice_mask(shape, axis: int = 0, index: int | None = None, sigma_y: float = 0.0):
-    from .generation import slice_operator
-    return slice_operator(shape, [(axis, shape[axis] // 2 if index is None else index)], sigma_y)
+def _to_model(loaded: Loaded) -> np.ndarray:
+    """A read volume or slice in model units (+1 pore, -1 grain), segmented as training volumes are; its coding
+    joins ``loaded.meta`` so that samples are written back in it (``diffsci reconstruct``)."""
+    from .data import to_model
+    from .segmentation import binarize
+    pore, coding = binarize(loaded.array, pore_value=loaded.meta.get("pore_value"), source="measurement")
+    loaded.meta.update(coding)
+    return to_model(pore)
+
+
+def _from_model(x: np.ndarray, meta: dict) -> np.ndarray:
+    """Samples in model units -> pore masks in the coding of the file they were measured from."""
+    return _io.encode_binary(np.asarray(x) > 0, meta)
 
 
 def _s2_radial(estimate, reference=None):
@@ -78,7 +88,8 @@ domain = Domain(
     normalisation="x = +1 in the pore, -1 in the grain (one channel); condition: logit(porosity) of the patch",
     readers=dict(_io.READERS),
     writers=dict(_io.WRITERS),
-    operators={"slices": _slice_mask},
+    to_model=_to_model,
+    from_model=_from_model,
     metrics={"porosity": lambda est, ref=None: porosity(est),
              "specific_surface": lambda est, ref=None: specific_surface(est),
              "euler": lambda est, ref=None: euler_density(est),

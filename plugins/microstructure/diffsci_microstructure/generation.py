@@ -30,9 +30,12 @@ __all__ = ["porosity_cond", "field_conditioned", "wrap_denoiser", "generate_volu
            "reconstruct_from_slices"]
 
 
-def porosity_cond(porosity, n: int, device="cpu", *, field_shape=None) -> Cond | None:
+def porosity_cond(porosity, n: int, device="cpu", *, field_shape=None, specific_surface=None) -> Cond | None:
     """Cond with scalars = logit(porosity) for n samples (one value or n values); None -> unconditional.
     Maps (n, *spatial) of local porosity give per-voxel scalars (n, 1, *spatial), read per tile (tiling.py).
+
+    ``specific_surface`` (per voxel, one value or n; a prior trained with ``conditions: [porosity,
+    specific_surface]``) appends the second scalar in the units data.condition_vector trains on (10 S_V).
 
     ``field_shape`` (the volumes' spatial shape) is for a prior conditioned on a local-porosity field
     (data.py, ``porosity_field``): the condition is then the channel logit(porosity), (n, 1, *field_shape),
@@ -50,6 +53,14 @@ def porosity_cond(porosity, n: int, device="cpu", *, field_shape=None) -> Cond |
     if np.any((phi <= 0) | (phi >= 1)):
         raise ValueError(f"target porosities must lie in (0, 1), got {phi.min()}..{phi.max()}")
     s = torch.as_tensor(porosity_to_scalar(phi), dtype=torch.float32, device=device)
+    if specific_surface is not None:
+        if field_shape is not None or phi.ndim > 1:
+            raise ValueError("a specific-surface target goes with one porosity per volume (a scalar-conditioned "
+                             "prior), not with porosity maps or a porosity-field prior")
+        sv = np.broadcast_to(np.asarray(specific_surface, dtype=np.float64), (n,))
+        if np.any(sv <= 0):
+            raise ValueError(f"specific surface targets must be positive (per voxel), got {sv.min()}")
+        return Cond(scalars=torch.stack([s, torch.as_tensor(10 * sv, dtype=torch.float32, device=device)], 1))
     if field_shape is None:
         return Cond(scalars=s[:, None])
     field_shape = tuple(field_shape)
@@ -92,12 +103,26 @@ def median_clean(x: np.ndarray, size: int = 3, *, periodic: bool = True, batched
     return median_filter(x, size=footprint, mode="wrap" if periodic else "reflect")
 
 
+def _check_scalars(denoiser, porosity, specific_surface) -> None:
+    """A clear error when the asked conditions do not fit the prior's scalar inputs (UNet ``num_scalars``)."""
+    want = getattr(getattr(getattr(denoiser, "net", None), "cond_embedding", None), "num_scalars", None)
+    if want is None or porosity is None or field_conditioned(denoiser):
+        return
+    have = 1 + (specific_surface is not None)
+    if have != want:
+        names = {1: "porosity", 2: "porosity and specific_surface"}
+        raise ValueError(f"this prior takes {want} scalar condition(s) ({names.get(want, '?')}, as data.params."
+                         f"conditions was when it trained) but {names[have]} was given"
+                         + ("; pass specific_surface=" if want == 2 else ""))
+
+
 def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=None, guidance: float = 1.0,
                      tile: int | None = None, overlap: float = 0.5, periodic: bool = True, shift: str = "none",
                      sampler: str = "dpmpp_2m", steps: int = 20, sigma_min: float = 0.002,
                      sigma_max: float = 80.0, seed: int = 0, device="cpu", batch: int = 1,
                      max_batch: int = 16, return_model_units: bool = False, median: int = 0, callback=None,
-                     progress: str | None = None, sampler_kw: Mapping | None = None) -> np.ndarray:
+                     progress: str | None = None, sampler_kw: Mapping | None = None,
+                     specific_surface=None) -> np.ndarray:
     """Draw ``n`` volumes of side ``size`` (int: a cube of the model's spatial rank) as pore masks.
 
     Args:
@@ -115,6 +140,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
             Mosser et al. 2017's post-processing); 0 = none.
         progress: a label shows a tqdm bar over (volume, step) pairs; None: silent.
         sampler_kw: extra keywords of the sampler, e.g. {"s_churn": 80, "s_gamma_max": 1} for "stochastic".
+        specific_surface: target specific surface per voxel (one value or n) for a prior trained on
+            ``conditions: [porosity, specific_surface]``; needs ``porosity``.
     Returns:
         (n, *size) bool (or float model units with ``return_model_units``).
     """
@@ -125,7 +152,11 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
     d = wrap_denoiser(denoiser, tile=tile, guidance=guidance, overlap=overlap, periodic=periodic, shift=shift,
                       max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
+    if specific_surface is not None and porosity is None:
+        raise ValueError("a specific-surface target needs a porosity target too (the prior's first condition)")
+    _check_scalars(denoiser, porosity, specific_surface)
     targets = None if porosity is None else np.asarray(porosity, dtype=np.float64)
+    surfaces = None if specific_surface is None else np.broadcast_to(np.asarray(specific_surface, float), (n,))
     field = shape if field_conditioned(denoiser) else None
     if targets is not None and targets.ndim > 1:
         if targets.shape != (n, *shape):
@@ -139,7 +170,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
         for i in range(0, n, batch):
             b = min(batch, n - i)
             x = torch.randn((b, 1, *shape), generator=gen).to(device) * sigmas[0]
-            cond = porosity_cond(None if targets is None else targets[i:i + b], b, device, field_shape=field)
+            cond = porosity_cond(None if targets is None else targets[i:i + b], b, device, field_shape=field,
+                                 specific_surface=None if surfaces is None else surfaces[i:i + b])
 
             def step(*a, b=b):
                 bar.update(b)
@@ -168,6 +200,20 @@ def slice_operator(shape: Sequence[int], slices: Sequence[tuple[int, int]], sigm
     return Mask(mask, sigma_y=sigma_y)
 
 
+def _pore_plane(plane, what: str) -> np.ndarray:
+    """A given slice as a bool pore mask. Anything else is refused rather than cast: a coded image (0/255 as read
+    from a file) would read every non-zero as pore, whatever the file's pore value, and 0/1 is ambiguous
+    (segmentation.binarize takes the darker value as pore)."""
+    a = np.asarray(plane)
+    if a.dtype == bool:
+        return a
+    values = np.unique(a)
+    shown = ", ".join(f"{v:g}" for v in values[:4]) + (", ..." if values.size > 4 else "")
+    raise ValueError(f"{what} is {a.dtype} with the values {{{shown}}}: give a bool pore mask (True = pore); "
+                     "decode a coded or grayscale image first, as the training volume was "
+                     "(segmentation.binarize, or image == pore_value)")
+
+
 def reconstruct_from_slices(denoiser, slices: Mapping[tuple[int, int], np.ndarray], shape: Sequence[int], *,
                             n: int = 1, porosity=None, guidance: float = 1.0, tile: int | None = None,
                             overlap: float = 0.5, periodic: bool = True, sampler: str = "stochastic",
@@ -190,7 +236,7 @@ def reconstruct_from_slices(denoiser, slices: Mapping[tuple[int, int], np.ndarra
     y = torch.zeros((1, 1, *shape))
     seen = torch.zeros(shape, dtype=torch.bool)
     for (axis, index), plane in slices.items():
-        plane = np.asarray(plane, bool)
+        plane = _pore_plane(plane, f"slice (axis={axis}, index={index})")
         want = shape[:axis] + shape[axis + 1:]
         if plane.shape != want:
             raise ValueError(f"slice (axis={axis}, index={index}) has shape {plane.shape}, expected {want}")

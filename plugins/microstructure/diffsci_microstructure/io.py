@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,24 @@ def _voxel_size(meta: dict) -> float | None:
 
 
 # --- TIFF -------------------------------------------------------------------------------------------
+_IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)    # what the ImageJ hyperstack format can hold
+
+
+def _series_problem(series) -> str | None:
+    """Why the file's image series do not make one volume, or None when they do.
+
+    tifffile makes one series per ``imwrite(..., append=True)`` call, so a TIFF written slice by slice
+    has one 2D series per page; reading only ``series[0]`` would silently drop all but the first slice.
+    Several 2D series of one shape and dtype are therefore stacked; anything else is refused.
+    """
+    kinds = sorted({(tuple(s.shape), str(s.dtype)) for s in series})
+    if len(series) == 1 or (len(kinds) == 1 and len(kinds[0][0]) == 2):
+        return None
+    listed = ", ".join(f"{shape} {dtype}" for shape, dtype in kinds[:5])
+    return (f"the TIFF holds {len(series)} image series of different shapes or dtypes ({listed}); only a single "
+            "volume or a stack of 2D pages of one shape and dtype can be read")
+
+
 def _tiff_from(source, path: Path) -> tuple[np.ndarray, float | None]:
     import tifffile
     problem, array, voxel = None, None, None
@@ -81,13 +100,17 @@ def _tiff_from(source, path: Path) -> tuple[np.ndarray, float | None]:
             elif getattr(page, "samplesperpixel", 1) > 1:
                 problem = (f"colour/multi-sample TIFF ({page.samplesperpixel} samples per pixel); convert it to "
                            "one grayscale channel first")
-            else:
-                array = tif.asarray()
+            elif (problem := _series_problem(tif.series)) is None:
+                series = tif.series
+                array = series[0].asarray() if len(series) == 1 else np.stack([s.asarray() for s in series])
                 ij = tif.imagej_metadata or {}
+                shaped = (tif.shaped_metadata or ({},))[0]
                 res = page.tags.get("XResolution")
                 if res is not None and ij.get("unit") in ("um", "micron", "\\u00B5m", "µm"):
                     num, den = res.value
                     voxel = den / num * 1e-6 if num else None
+                elif shaped.get("voxel_size") is not None:   # written by _tiff_bytes for non-ImageJ dtypes
+                    voxel = float(shaped["voxel_size"])
     except Exception as e:  # tifffile.TiffFileError and friends: corrupt or not a TIFF
         raise ValueError(f"{path}: not a readable TIFF file ({type(e).__name__}: {e})") from None
     if problem:
@@ -96,7 +119,7 @@ def _tiff_from(source, path: Path) -> tuple[np.ndarray, float | None]:
 
 
 def read_tiff(path: str | Path) -> Loaded:
-    """A multi-page TIFF (one page per slice) or a single 2D page."""
+    """A multi-page TIFF (one page per slice, also written page by page) or a single 2D page."""
     path = Path(path)
     array, voxel = _tiff_from(str(path), path)
     array = _canonical(array, path)
@@ -108,10 +131,16 @@ def _tiff_bytes(array: np.ndarray, meta: dict) -> bytes:
     buf = io.BytesIO()
     voxel = _voxel_size(meta)
     kw: dict[str, Any] = {}
-    if voxel is not None and array.dtype in (np.uint8, np.uint16, np.float32):
+    if voxel is not None and array.dtype in _IMAGEJ_DTYPES:
         um = voxel * 1e6
         kw = dict(imagej=True, resolution=(1 / um, 1 / um), metadata={"unit": "um", "spacing": um})
-    tifffile.imwrite(buf, array, **kw)
+    elif voxel is not None:
+        # ImageJ refuses bool, float64, int32...: keep the voxel size in tifffile's JSON description (read back
+        # by _tiff_from) and as standard TIFF resolution in pixels per centimetre for other viewers.
+        cm = voxel * 1e2
+        kw = dict(resolution=(1 / cm, 1 / cm), resolutionunit="CENTIMETER", metadata={"voxel_size": voxel})
+    # one channel always: without it tifffile stores a volume whose last axis is 3 or 4 as an RGB(A) image
+    tifffile.imwrite(buf, array, photometric="minisblack", **kw)
     return buf.getvalue()
 
 
@@ -121,15 +150,21 @@ def write_tiff(path: str | Path, array: np.ndarray, meta: dict | None = None) ->
 
 
 # --- ZIP of TIFF(s) --------------------------------------------------------------------------------
+def _natural_key(name: str) -> list:
+    """Sort key comparing runs of digits as numbers, so that slice_2 comes before slice_10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def read_zip(path: str | Path) -> Loaded:
-    """A .zip holding one multi-page TIFF, or a stack of 2D TIFF slices (stacked in name order)."""
+    """A .zip holding one multi-page TIFF, or a stack of 2D TIFF slices (stacked in natural name order)."""
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
         raise ValueError(f"{path}: not a readable zip file ({e})") from None
     with zf:
-        members = sorted(n for n in zf.namelist() if n.lower().endswith(_TIFF) and not n.startswith("__MACOSX"))
+        members = sorted((n for n in zf.namelist() if n.lower().endswith(_TIFF) and not n.startswith("__MACOSX")),
+                         key=_natural_key)
         if not members:
             raise ValueError(f"{path}: the zip holds no .tif/.tiff file (found: "
                              f"{', '.join(zf.namelist()[:10]) or 'nothing'})")
@@ -248,7 +283,12 @@ def read_hdf5(path: str | Path, key: str | None = None) -> Loaded:
                 key = vols[0]
         if key not in f:
             raise ValueError(f"{path}: no dataset '{key}' (datasets: {', '.join(found) or 'none'})")
-        array = f[key][()]
+        obj = f[key]
+        if not isinstance(obj, h5py.Dataset):       # a group: f[key][()] would fail with a bare TypeError
+            what = "a group" if isinstance(obj, h5py.Group) else f"a {type(obj).__name__}"
+            raise ValueError(f"{path}: '{key}' is {what}, not a dataset (datasets: {', '.join(found) or 'none'}); "
+                             "pass key= with the dataset that holds the volume")
+        array = obj[()]
         voxel = f[key].attrs.get("voxel_size", f.attrs.get("voxel_size"))
     array = _canonical(array, path, f"dataset '{key}'")
     return Loaded(array, _meta("hdf5", path, array, voxel_size=None if voxel is None else float(np.ravel(voxel)[0]),
@@ -267,12 +307,40 @@ def write_hdf5(path: str | Path, array: np.ndarray, meta: dict | None = None) ->
 
 
 # --- NumPy -------------------------------------------------------------------------------------------
+def _npy_failure(path: Path, error: Exception) -> str:
+    """Why np.load(allow_pickle=False) failed: an object array, or a file that is not a valid .npy.
+
+    numpy reports any file without the .npy magic as "contains pickled (object) data", which sends the user
+    after the wrong problem for a truncated or foreign file; parsing the header tells the two apart.
+    """
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            major, _ = fmt.read_magic(fh)
+            header = fmt.read_array_header_1_0(fh) if major == 1 else fmt.read_array_header_2_0(fh)
+    except (ValueError, OSError) as e:
+        return f"not a valid .npy file (numpy: {e})"
+    if header[2].hasobject:
+        return (f"the .npy holds an object array (dtype {header[2]}), which is read only with pickle; "
+                "save a numeric array instead")
+    return f"not a valid .npy file (numpy: {error})"
+
+
+def _warn_if_colour(array: np.ndarray, path: Path) -> None:
+    """(H, W, 3|4) is most likely an RGB(A) image saved with np.save, but it is a valid (D, H, W) volume too."""
+    if array.ndim == 3 and array.shape[2] in (3, 4) and min(array.shape[:2]) >= 4 * array.shape[2]:
+        warnings.warn(f"{path}: shape {array.shape} looks like a colour image; it is read as a 3D volume (D, H, W) "
+                      f"only {array.shape[2]} voxels wide along its last axis. For a 2D image save one channel "
+                      "or a grayscale (H, W) array, e.g. np.save(path, rgb.mean(-1))", UserWarning, stacklevel=3)
+
+
 def read_npy(path: str | Path) -> Loaded:
     path = Path(path)
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+        raise ValueError(f"{path}: {_npy_failure(path, e)}") from None
+    _warn_if_colour(array, path)
     array = _canonical(array, path)
     return Loaded(array, _meta("npy", path, array))
 
@@ -283,7 +351,10 @@ def write_npy(path: str | Path, array: np.ndarray, meta: dict | None = None) -> 
 
 # --- NIfTI -------------------------------------------------------------------------------------------
 def read_nifti(path: str | Path) -> Loaded:
-    """NIfTI-1/2 (.nii, .nii.gz); the voxel size is the first zoom in metres when the header says mm or um."""
+    """NIfTI-1/2 (.nii, .nii.gz); the voxel size is the first zoom in metres when the header says mm, um or m.
+
+    Unknown units give no voxel size: the zooms are then 1 by default and not a measurement.
+    """
     import nibabel as nib
     path = Path(path)
     try:
@@ -299,15 +370,21 @@ def read_nifti(path: str | Path) -> Loaded:
 
 
 def write_nifti(path: str | Path, array: np.ndarray, meta: dict | None = None) -> None:
+    """Zooms in mm from the voxel size; without one the units are "unknown" (a 1 mm stamp would be invented).
+
+    NIfTI has no bool type: masks are written as uint8 0/1.
+    """
     import nibabel as nib
     path = Path(path)
     a = _spatial(array, path)
+    if a.dtype == bool:
+        a = a.astype(np.uint8)
     voxel = _voxel_size(meta or {})
     affine = np.eye(4)
     if voxel is not None:
         affine[:3, :3] *= voxel * 1e3                       # NIfTI zooms in mm
     img = nib.Nifti1Image(a, affine)
-    img.header.set_xyzt_units("mm")
+    img.header.set_xyzt_units("mm" if voxel is not None else "unknown")
     nib.save(img, str(path))
 
 

@@ -134,3 +134,53 @@ def test_slice_operator_and_porosity_condition():
     assert porosity_cond(None, 3) is None
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         porosity_cond(1.2, 1)
+
+
+def test_a_coded_slice_is_refused_not_cast():
+    rng = np.random.default_rng(0)
+    coded = np.where(rng.random((8, 8)) < 0.3, 0, 255).astype(np.uint8)       # 0 = pore, as the Berea file
+    with pytest.raises(ValueError, match=r"slice \(axis=0, index=4\) is uint8 with the values \{0, 255\}.*binarize"):
+        reconstruct_from_slices(IndependentGaussian(0.0), {(0, 4): coded}, (8, 8, 8))
+    rec = reconstruct_from_slices(IndependentGaussian(0.0), {(0, 4): coded == 0}, (8, 8, 8), steps=4)
+    np.testing.assert_array_equal(rec[0, 4], coded == 0)                      # pore where the file says 0
+
+
+class TwoScalarGaussian(nn.Module):
+    """Independent N(m, 1) voxels with m = the first scalar condition (logit porosity) mapped through
+    Phi^-1(sigmoid(.)); records the conditions it was given. Stands in for a prior with num_scalars = 2."""
+
+    sigma_data = 1.0
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Module()
+        self.net.spatial_dims = 3
+        self.net.cond_embedding = nn.Module()
+        self.net.cond_embedding.num_scalars = 2
+        self.seen = []
+
+    def forward(self, x, sigma, cond=None):
+        self.seen.append(None if cond is None or cond.scalars is None else cond.scalars.clone())
+        m = torch.from_numpy(norm.ppf(torch.sigmoid(cond.scalars[:, :1]).double().numpy())).to(x.dtype)
+        s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+        m = m.reshape(-1, *[1] * (x.ndim - 1))
+        return m + (x - m) / (1 + s ** 2)
+
+
+def test_a_surface_conditioned_prior_gets_both_scalars():
+    d = TwoScalarGaussian()
+    vols = generate_volumes(d, 2, 16, porosity=[0.2, 0.4], specific_surface=[0.08, 0.1], sampler="heun", steps=16,
+                            seed=0, batch=2)
+    torch.testing.assert_close(d.seen[0], torch.tensor([[float(porosity_to_scalar(0.2)), 0.8],
+                                                        [float(porosity_to_scalar(0.4)), 1.0]]))
+    assert vols[0].mean() == pytest.approx(0.2, abs=0.03) and vols[1].mean() == pytest.approx(0.4, abs=0.03)
+    with pytest.raises(ValueError, match="takes 2 scalar condition.*porosity was given; pass specific_surface="):
+        generate_volumes(d, 1, 8, porosity=0.2, steps=2)
+    with pytest.raises(ValueError, match="needs a porosity target"):
+        generate_volumes(d, 1, 8, specific_surface=0.1, steps=2)
+    with pytest.raises(ValueError, match="takes 1 scalar condition.*porosity and specific_surface was given"):
+        one = TwoScalarGaussian()
+        one.net.cond_embedding.num_scalars = 1
+        generate_volumes(one, 1, 8, porosity=0.2, specific_surface=0.1, steps=2)
+    with pytest.raises(ValueError, match="must be positive"):
+        porosity_cond(0.2, 1, specific_surface=-1.0)

@@ -1,5 +1,6 @@
 import io
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -83,6 +84,88 @@ def test_bad_files_are_clear_errors(tmp_path, vol):
     tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((8, 8, 3), np.uint8), photometric="rgb")
     with pytest.raises(ValueError, match="rgb.tif: colour"):
         read_volume(tmp_path / "rgb.tif")
+
+
+def test_tiff_written_page_by_page_reads_every_page(tmp_path, vol):
+    path = tmp_path / "pages.tif"
+    for page in vol[0]:                                   # one tifffile series per page
+        tifffile.imwrite(path, page, append=True)
+    np.testing.assert_array_equal(read_volume(path).array, vol)
+    odd = tmp_path / "odd.tif"
+    tifffile.imwrite(odd, vol[0, 0], append=True)
+    tifffile.imwrite(odd, vol[0, 0, :3], append=True)
+    with pytest.raises(ValueError, match=r"odd.tif: the TIFF holds 2 image series .*\(3, 8\).*\(7, 8\)"):
+        read_volume(odd)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int32, np.float64])
+def test_tiff_keeps_voxel_size_for_dtypes_imagej_cannot_hold(tmp_path, dtype):
+    a = (np.arange(24).reshape(1, 2, 3, 4) % 2).astype(dtype)      # last axis 4: tifffile guesses RGBA
+    back = read_volume(write_volume(tmp_path / "m.tif", a, {"voxel_size": 2.5e-6}))
+    assert back.array.dtype == a.dtype
+    np.testing.assert_array_equal(back.array, a)
+    assert back.meta["voxel_size"] == pytest.approx(2.5e-6)
+
+
+def test_zip_slices_without_zero_padding_are_in_numeric_order(tmp_path):
+    path = tmp_path / "unpadded.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(12):                               # zip order 0..11; plain name sort gives 0, 1, 10, 11, 2
+            buf = io.BytesIO()
+            tifffile.imwrite(buf, np.full((3, 4), i, np.uint8))
+            zf.writestr(f"slice_{i}.tif", buf.getvalue())
+    assert read_zip(path).array[0, :, 0, 0].tolist() == list(range(12))
+
+
+def test_hdf5_group_with_a_volume_name_is_a_clear_error(tmp_path):
+    import h5py
+    with h5py.File(tmp_path / "grp.h5", "w") as f:
+        f.create_group("data")["scan"] = np.zeros((4, 4, 4))
+    with pytest.raises(ValueError, match=r"grp.h5: 'data' is a group, not a dataset \(datasets: data/scan\)"):
+        read_volume(tmp_path / "grp.h5")
+    assert read_volume(tmp_path / "grp.h5", key="data/scan").array.shape == (1, 4, 4, 4)
+
+
+def test_nifti_bool_mask_is_written_as_uint8(tmp_path):
+    mask = np.random.default_rng(2).random((1, 4, 5, 6)) < 0.5
+    back = read_volume(write_volume(tmp_path / "mask.nii.gz", mask, {"voxel_size": 1e-6}))
+    assert back.array.dtype == np.uint8
+    np.testing.assert_array_equal(back.array, mask)
+
+
+def test_nifti_without_voxel_size_has_unknown_units_and_reads_none(tmp_path, vol):
+    import nibabel as nib
+    path = write_volume(tmp_path / "nov.nii", vol)
+    assert nib.load(str(path)).header.get_xyzt_units()[0] == "unknown"
+    assert read_volume(path).meta.get("voxel_size") is None
+    img = nib.Nifti1Image(vol[0], np.diag([0.5, 0.5, 0.5, 1.0]))
+    for unit, metres in (("mm", 5e-4), ("micron", 5e-7), ("meter", 0.5)):
+        img.header.set_xyzt_units(unit)
+        nib.save(img, str(tmp_path / f"{unit}.nii"))
+        assert read_volume(tmp_path / f"{unit}.nii").meta["voxel_size"] == pytest.approx(metres)
+
+
+def test_npy_rgb_image_warns_but_reads_as_volume(tmp_path):
+    np.save(tmp_path / "photo.npy", np.zeros((32, 40, 3), np.uint8))
+    with pytest.warns(UserWarning, match=r"photo.npy: shape \(32, 40, 3\) looks like a colour image.*3D volume"):
+        assert read_volume(tmp_path / "photo.npy").array.shape == (1, 32, 40, 3)
+    np.save(tmp_path / "thin.npy", np.zeros((6, 7, 3), np.uint8))   # small volume, not an image: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_volume(tmp_path / "thin.npy")
+
+
+def test_npy_corrupt_file_and_object_array_are_told_apart(tmp_path):
+    (tmp_path / "junk.npy").write_bytes(b"definitely not numpy")
+    with pytest.raises(ValueError, match=r"junk.npy: not a valid .npy file \(numpy: .*magic"):
+        read_volume(tmp_path / "junk.npy")
+    np.save(tmp_path / "cut.npy", np.arange(100))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"cut.npy: not a valid .npy file"):
+        read_volume(tmp_path / "cut.npy")
+    np.save(tmp_path / "obj.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"obj.npy: the .npy holds an object array"):
+        read_volume(tmp_path / "obj.npy")
 
 
 def test_hdf5_ambiguous_datasets_need_a_key(tmp_path):
