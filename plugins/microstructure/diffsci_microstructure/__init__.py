@@ -73,7 +73,17 @@ def _demo(out_dir, device: str = "auto", quick: bool = False) -> dict:
     return run(out_dir, device=device, quick=quick)
 
 
+def _sample(args):
+    """``diffsci evaluate microstructure sample``: generated volumes to files at a target porosity and any size
+    (see :mod:`diffsci_microstructure.sample`)."""
+    from .sample import run_sample
+    return run_sample(args)
+
+
 def _add_harness_args(task, parser) -> None:
+    if task == "sample":
+        from .sample import add_sample_args
+        return add_sample_args(parser)
     from .options import add_harness_args as add
     add(task, parser)
 
@@ -97,7 +107,7 @@ domain = Domain(
              "chord_mean": lambda est, ref=None: chord_length_distribution(est).mean,
              "pore_size_mean": lambda est, ref=None: pore_size_distribution(est).mean,
              "permeability_md": lambda est, ref=None, voxel_size=5.345e-6: permeability(est, voxel_size)["mean"]},
-    harnesses={"generation": _generation, "reconstruction": _reconstruction},
+    harnesses={"generation": _generation, "reconstruction": _reconstruction, "sample": _sample},
     demo=_demo,
     configs={p.stem: p for p in sorted(_CONFIGS.glob("microstructure_*.yaml"))} if _CONFIGS.is_dir() else {},
     add_harness_args=_add_harness_args,

@@ -21,3 +21,16 @@ def _ball(n: int, r: float) -> np.ndarray:
 @pytest.fixture
 def ball():
     return _ball
+
+
+@pytest.fixture(scope="session")
+def blobs_prior(tmp_path_factory):
+    """A 2-step 3D prior on 8^3 patches of a porespy blobs volume, saved as a run folder (for the CLI tests)."""
+    from diffsci.train import train
+    from diffsci_microstructure.data import MicrostructureData, make_dataset
+    from diffsci_microstructure.harness import quick_prior_config
+    data = MicrostructureData(source="blobs", blobs_size=48, blobs_porosity=0.3, test_fraction=0.25,
+                              val_fraction=0.25)
+    cfg = quick_prior_config(data, steps=2, out_dir=str(tmp_path_factory.mktemp("prior") / "run"))
+    params = MicrostructureData.model_validate(cfg.data.params)
+    return train(cfg, dataset=make_dataset(params, "train"), device="cpu", progress=False).run_dir

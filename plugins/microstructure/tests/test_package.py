@@ -21,4 +21,4 @@ def test_lazy_entries_reach_the_harness():
     p = argparse.ArgumentParser()
     domain.add_harness_args("generation", p)
     assert p.parse_args(["--n", "3", "--targets", "0.1,0.2"]).n == 3
-    assert set(domain.harnesses) == {"generation", "reconstruction"} and callable(domain.demo)
+    assert set(domain.harnesses) == {"generation", "reconstruction", "sample"} and callable(domain.demo)

@@ -4,27 +4,14 @@ import numpy as np
 import pytest
 
 from diffsci.cli import main
-from diffsci_microstructure.data import MicrostructureData
 from diffsci_microstructure.io import read_volume, write_volume
 
 
-@pytest.fixture(scope="module")
-def prior(tmp_path_factory):
-    from diffsci.train import train
-    from diffsci_microstructure.data import make_dataset
-    from diffsci_microstructure.harness import quick_prior_config
-    data = MicrostructureData(source="blobs", blobs_size=48, blobs_porosity=0.3, test_fraction=0.25,
-                              val_fraction=0.25)
-    cfg = quick_prior_config(data, steps=2, out_dir=str(tmp_path_factory.mktemp("prior") / "run"))
-    params = MicrostructureData.model_validate(cfg.data.params)
-    return train(cfg, dataset=make_dataset(params, "train"), device="cpu", progress=False).run_dir
-
-
-def test_a_coded_slice_file_gives_volumes_that_keep_it_in_the_files_coding(tmp_path, prior, capsys):
+def test_a_coded_slice_file_gives_volumes_that_keep_it_in_the_files_coding(tmp_path, blobs_prior, capsys):
     rng = np.random.default_rng(0)
     coded = np.where(rng.random((1, 8, 8)) < 0.3, 0, 255).astype(np.uint8)     # 0 = pore, 255 = grain
     write_volume(tmp_path / "slice.tif", coded, {"voxel_size": 5e-6})
-    rc = main(["reconstruct", "--checkpoint", str(prior), "--operator", "plane:axis=0", "--measurement",
+    rc = main(["reconstruct", "--checkpoint", str(blobs_prior), "--operator", "plane:axis=0", "--measurement",
                str(tmp_path / "slice.tif"), "--shots", "2", "--steps", "3", "--out", str(tmp_path / "o"),
                "--device", "cpu"])
     assert rc == 0, capsys.readouterr().err
