@@ -4,10 +4,12 @@ held-out sub-volumes, with the published GAN figures side by side. Writes DIR/re
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from diffsci.config import DataConfig, DiffusionConfig, ExperimentConfig, SamplingConfig, TrainConfig, UNetConfig
 from diffsci.report import Report
@@ -19,13 +21,14 @@ from .evaluation import PUBLISHED, SCALARS, compare, describe, matched_floor
 from .field import fluctuation_spectrum, sample_porosity_maps
 from .figures import generation_figure, slices_figure
 from .generation import field_conditioned, generate_volumes, median_clean, reconstruct_from_slices
-from .io import encode_binary, write_volume
+from .io import encode_binary, read_volume, write_volume
 from .metrics import lag_correlation, porosity, s2_mae_rel, specific_surface, two_point_correlation
 from .options import add_harness_args  # noqa: F401  (re-exported)
+from .segmentation import binarize
 from .tiling import blend_attenuation, seam_s2, tile_starts
 
 __all__ = ["add_harness_args", "generation", "reconstruction", "run_generation", "run_reconstruction",
-           "quick_prior_config", "load_or_train_prior", "TARGETS"]
+           "quick_prior_config", "load_or_train_prior", "TARGETS", "VOXEL_SIZE_RANGE"]
 
 #: The issue's targets (Berea): name -> (key in the comparison, threshold; None: a yes/no check)
 TARGETS = {"porosity within 1 % relative": ("porosity_rel_error", 0.01),
@@ -34,15 +37,24 @@ TARGETS = {"porosity within 1 % relative": ("porosity_rel_error", 0.01),
            "mean permeability within the real std": ("permeability_within_real_std", None),
            "porosity-control error below 0.005 (targets 0.12-0.28)": ("control_error", 0.005)}
 
+#: --voxel-size outside this range (metres) is refused: pore-scale images have nanometre to millimetre voxels
+VOXEL_SIZE_RANGE = (1e-9, 1e-2)
+#: MicrostructureData fields that harness options of the same name (--raw-shape, ...) set
+DATA_OPTIONS = ("raw_shape", "raw_dtype", "pore_value", "threshold", "val_fraction", "test_fraction", "split_axis")
+#: the options that move the border of each split's slab
+SLAB_OPTIONS = {"train": "--val-fraction or --test-fraction", "val": "--val-fraction",
+                "test": "--size or --test-fraction"}
+
 
 # --- the prior -------------------------------------------------------------------------------------
 def quick_prior_config(data: MicrostructureData, steps: int = 40, out_dir: str = "prior") -> ExperimentConfig:
-    """A tiny porosity-conditioned prior on 16^3 patches (about 2 CPU-seconds a step): --quick and tests.
+    """A tiny porosity-conditioned prior on 16^d patches, d = ``data.spatial_dims`` (3D: about 2 CPU-seconds a
+    step): --quick and tests.
 
     It exercises the whole pipeline; its samples are not a model of the rock (use a trained --checkpoint)."""
     return ExperimentConfig(
         name="microstructure-quick",
-        model=UNetConfig(spatial_dims=3, in_channels=1, channels=(8, 16), num_res_blocks=1,
+        model=UNetConfig(spatial_dims=data.spatial_dims, in_channels=1, channels=(8, 16), num_res_blocks=1,
                          attention_levels=(False, False), num_head_channels=8, num_scalars=1,
                          padding_mode="circular", norm_num_groups=8),
         diffusion=DiffusionConfig(sigma_data=0.8),
@@ -74,6 +86,10 @@ def load_or_train_prior(args, data: MicrostructureData, out: Path, device):
     cfg = quick_prior_config(data, steps=args.prior_steps or 40, out_dir=str(run_dir))
     from .data import make_dataset
     params = MicrostructureData.model_validate(cfg.data.params)
+    pore, _ = load_pore_volume(params)
+    val_patch = params.val_patch_size or params.patch_size
+    for split, side in (("train", params.patch_size), ("val", val_patch)):   # before training: a clear error
+        _slab(pore, params, split, side, "the quick prior's patches")
     result = train(cfg, dataset=make_dataset(params, "train"), val_dataset=make_dataset(params, "val"),
                    device=device, progress=not args.no_progress,
                    resume=(run_dir / "latest").exists())
@@ -85,8 +101,80 @@ def load_or_train_prior(args, data: MicrostructureData, out: Path, device):
 
 
 def _data_params(args) -> MicrostructureData:
+    """The --data volume and how it is read and split (data.MicrostructureData), from the harness options."""
     path = Path(args.data) if args.data else default_data_path()
-    return MicrostructureData(path=str(path), voxel_size=args.voxel_size)
+    voxel = args.voxel_size
+    lo, hi = VOXEL_SIZE_RANGE
+    if voxel is not None and not lo < voxel < hi:
+        raise ValueError(f"--voxel-size {voxel:g}: the voxel size is in metres and must lie between {lo:g} and "
+                         f"{hi:g} (a 5.345 um voxel is --voxel-size 5.345e-6)")
+    kw = {k: v for k in DATA_OPTIONS if (v := getattr(args, k, None)) is not None}
+    if ("raw_shape" in kw or "raw_dtype" in kw) and not path.name.lower().endswith(".raw"):
+        raise ValueError(f"--raw-shape / --raw-dtype describe a headerless .raw file; {path} is not one")
+    if "raw_dtype" in kw and "raw_shape" not in kw:
+        raise ValueError("--raw-dtype needs --raw-shape (else the shape and dtype come from the sidecar JSON or the "
+                         "file name)")
+    if "raw_shape" in kw:
+        kw["raw_shape"] = _raw_shape(kw["raw_shape"])
+    if "raw_dtype" in kw:
+        try:
+            np.dtype(kw["raw_dtype"])
+        except TypeError:
+            raise ValueError(f"--raw-dtype {kw['raw_dtype']!r}: not a NumPy dtype (e.g. uint8, uint16, "
+                             "float32)") from None
+    try:
+        return MicrostructureData(path=str(path), voxel_size=voxel, **kw)
+    except ValidationError as e:                         # name the options, not the pydantic fields
+        problems = "; ".join((f"--{str(err['loc'][0]).replace('_', '-')}: " if err["loc"] else "") + err["msg"]
+                             for err in e.errors())
+        raise ValueError(f"{path}: {problems}") from None
+
+
+def _raw_shape(value) -> tuple[int, ...]:
+    """--raw-shape "400,400,400" (or 400x400x400, or a sequence) as a tuple of 2 or 3 positive ints."""
+    items = value.replace("x", ",").split(",") if isinstance(value, str) else list(value)
+    try:
+        shape = tuple(int(v) for v in items)
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ValueError(f"--raw-shape {value!r}: expected 2 or 3 positive integers, e.g. 400,400,400")
+    return shape
+
+
+def _with_rank(data: MicrostructureData, pore: np.ndarray) -> MicrostructureData:
+    """``data`` with the rank of its image: a 2D micrograph gives 2D patches (the quick prior is then 2D)."""
+    return data.model_copy(update={"spatial_dims": 2}) if pore.ndim == 2 and data.spatial_dims == 3 else data
+
+
+def _compared_rank(cfg, pore: np.ndarray, source: str) -> int:
+    """The rank of the compared volumes: the prior's (config.model.spatial_dims); a 2D prior on a 3D volume is
+    compared with 2D slices of it, a 3D prior cannot be compared with a 2D image."""
+    ndim = int(cfg.model.spatial_dims)
+    if ndim not in (2, 3) or ndim > pore.ndim:
+        raise ValueError(f"the prior is {ndim}D (config.model.spatial_dims) but the data {source} is {pore.ndim}D, "
+                         f"shape {pore.shape}: pass a {pore.ndim}D prior (--checkpoint), or data of the prior's rank")
+    return ndim
+
+
+def _slab(pore: np.ndarray, data: MicrostructureData, split: str, side: int, what: str) -> np.ndarray:
+    """``split``'s slab of the volume (data.split_region), or a clear error where ``what`` of side ``side`` do
+    not fit in it."""
+    ax = data.split_axis
+    if ax >= pore.ndim:
+        raise ValueError(f"--split-axis {ax}: the data has {pore.ndim} axes (shape {pore.shape})")
+    region = pore[split_region(pore.shape, split, axis=ax, val_fraction=data.val_fraction,
+                               test_fraction=data.test_fraction)]
+    if any(n < side for n in region.shape):
+        raise ValueError(f"{what} (side {side}) do not fit in the {split} slab of the data: shape {region.shape}, "
+                         f"{region.shape[ax]} of the {pore.shape[ax]} slices along axis {ax} (val fraction "
+                         f"{data.val_fraction}, test fraction {data.test_fraction}); change {SLAB_OPTIONS[split]}")
+    return region
+
+
+def _size(args, quick: bool) -> int:
+    """--size, the side of the compared volumes (default 64; quick 32)."""
+    return args.size or (32 if quick else 64)
 
 
 def _settings(args, cfg, quick: bool) -> dict:
@@ -94,7 +182,7 @@ def _settings(args, cfg, quick: bool) -> dict:
     gain = _map_gain(getattr(args, "map_gain", None))
     if gain != 1.0 and not getattr(args, "porosity_maps", False):
         raise ValueError(f"--map-gain {gain} scales porosity maps: it needs --porosity-maps")
-    return {"size": args.size or (32 if quick else 64), "n": args.n or (2 if quick else 12),
+    return {"size": _size(args, quick), "n": args.n or (2 if quick else 12),
             "steps": args.steps or (6 if quick else cfg.sampling.steps),
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
             "tile": None if args.tile == 0 else (args.tile or patch),     # None: the whole volume at once
@@ -158,8 +246,12 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     if published is None:
         published = data.source == "file" and "berea" in str(data.path).lower()
     pore, meta = load_pore_volume(data)
+    data = _with_rank(data, pore)
     voxel = meta.get("voxel_size")
+    source = str(data.path) if data.source == "file" else meta["source"]
+    test = _slab(pore, data, "test", _size(args, quick), "the real sub-volumes")   # before any training
     denoiser, cfg, prior = load_or_train_prior(args, data, out, device)
+    ndim = _compared_rank(cfg, pore, source)
     field_box = cfg.data.params.get("porosity_field") if field_conditioned(denoiser) else None
     if field_box is not None and unconditional:
         unconditional = False                   # a field-conditioned prior has no unconditional mode
@@ -168,20 +260,27 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                              "matched rows need full mode (not --quick, not --no-matched)")
     s = _settings(args, cfg, quick)
     size, n, tile = s["size"], s["n"], s["tile"]
-    source = str(data.path) if data.source == "file" else meta["source"]
     report = Report("microstructure", "generation", data=source, device=str(device), quick=quick,
                     command=getattr(args, "command", None))
-    report.extra["settings"] = {**s, "voxel_size_m": voxel, "prior": prior, "porosity_field": field_box}
+    report.extra["settings"] = {**s, "voxel_size_m": voxel, "spatial_dims": ndim, "prior": prior,
+                                "porosity_field": field_box}
     if field_box is not None:
-        report.notes.append(f"the prior reads its porosity as a voxel-wise field ({field_box}^3 box, data.py): no "
-                            "unconditional rows; a target porosity is a flat field")
-    setting = f"{size}^3"
+        report.notes.append(f"the prior reads its porosity as a voxel-wise field ({field_box}^{ndim} box, data.py): "
+                            "no unconditional rows; a target porosity is a flat field")
+    power = f"^{ndim}"                                       # the sides' exponent in labels: 32^3, 16^2
+    setting = f"{size}{power}"
     timings = {}
+    perm_missing = None                                      # why permeability is not computed, if it is not
+    if ndim != 3:
+        perm_missing = f"not computed: permeability needs 3D volumes, these are {ndim}D"
+    elif not voxel:
+        perm_missing = f"not computed: no voxel size is known for {source} (pass --voxel-size in metres)"
+        warnings.warn(f"{source}: permeability not computed: no voxel size is known (pass --voxel-size in metres, "
+                      "e.g. 5.345e-6)", RuntimeWarning, stacklevel=2)
+        report.notes.append(f"permeability_md, coordination: {perm_missing}.")
 
-    # 1. real held-out sub-volumes (the test slab, disjoint from training)
-    test = pore[split_region(pore.shape, "test", axis=data.split_axis, val_fraction=data.val_fraction,
-                             test_fraction=data.test_fraction)]
-    real_vols = random_subvolumes(test, size, n, seed=args.seed + 7)
+    # 1. real held-out sub-volumes (the test slab, disjoint from training); 2D slices of it for a 2D prior
+    real_vols = random_subvolumes(test, size, n, seed=args.seed + 7, spatial_dims=ndim)
     train_region = pore[split_region(pore.shape, "train", axis=data.split_axis, val_fraction=data.val_fraction,
                                      test_fraction=data.test_fraction)]     # maps' spectrum, the matched floor
     t = time.perf_counter()
@@ -226,7 +325,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     units = {}
     if unconditional:
         t = time.perf_counter()
-        units["diffusion"] = generate_volumes(denoiser, n, size, progress=f"diffusion {size}^3" if bars else None,
+        units["diffusion"] = generate_volumes(denoiser, n, size, progress=f"diffusion {setting}" if bars else None,
                                               return_model_units=True, **gen_kw)
         timings["generate_diffusion"] = time.perf_counter() - t
     local = None                                # the volumes' porosity maps, as deviations from their mean
@@ -234,7 +333,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         if tile is None and field_box is None:
             raise ValueError("--porosity-maps conditions tiles: it needs tiles (not --tile 0)")
         box = field_box or tile                 # the field prior's own box; else each tile's porosity
-        spectrum = fluctuation_spectrum(train_region, size, seed=args.seed)
+        # a 2D prior on a 3D volume: the spectrum of the training slab's middle plane along the split axis
+        plane = train_region if ndim == train_region.ndim else np.take(
+            train_region, train_region.shape[data.split_axis] // 2, axis=data.split_axis)
+        spectrum = fluctuation_spectrum(plane, size, seed=args.seed)
         local = sample_porosity_maps(spectrum, 0.0, box=box, n=n, seed=args.seed + 5, clip=(-1.0, 1.0))
         gain = s["map_gain"]
         if gain == "auto":                      # undo the blend's smoothing of the tiles' conditions (tiling.py)
@@ -246,8 +348,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         report.extra["settings"]["map_gain"] = gain
         local = local * gain
         report.notes.append(f"matched rows: each tile conditioned on a local porosity map (field.py; spectrum of "
-                            f"{size}^3 training crops, {box}^3 box, deviations x {gain:.3g}), mean = the volume's "
-                            f"asked porosity")
+                            f"{setting} training crops, {box}{power} box, deviations x {gain:.3g}), mean = the "
+                            "volume's asked porosity")
 
     def asked_for(phi):
         """The condition of each matched volume: its porosity, or a porosity map around it."""
@@ -307,7 +409,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     floor, floor_note = None, "real_matched: not computed (no matched rows, or --floor-draws 0)."
     draws = getattr(args, "floor_draws", 20)
     if matched and draws > 0 and min(train_region.shape) < size:
-        floor_note = (f"real_matched: not computed, {size}^3 cubes do not fit in the training slab "
+        floor_note = (f"real_matched: not computed, {setting} cubes do not fit in the training slab "
                       f"{tuple(train_region.shape)}.")
     elif matched and draws > 0:
         t = time.perf_counter()
@@ -352,16 +454,16 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
             achieved.append(ach.tolist())
             err = np.abs(ach - target)
             errors.append(err)
-            report.add(cmethod, f"target={target:.2f} ({csize}^3)", "porosity", ach)
-            report.add(cmethod, f"target={target:.2f} ({csize}^3)", "control_error", err)
+            report.add(cmethod, f"target={target:.2f} ({csize}{power})", "porosity", ach)
+            report.add(cmethod, f"target={target:.2f} ({csize}{power})", "control_error", err)
             # variant: the same samples thresholded at their (1 - target) quantile instead of 0
             q = np.array([porosity(x > np.quantile(x, 1 - target)) for x in xs])
             thresholded.append(np.abs(q - target))
-        report.add(cmethod, f"all targets ({csize}^3)", "control_error", np.concatenate(errors))
-        report.add(f"{cmethod}_quantile", f"all targets ({csize}^3)", "control_error", np.concatenate(thresholded))
+        report.add(cmethod, f"all targets ({csize}{power})", "control_error", np.concatenate(errors))
+        report.add(f"{cmethod}_quantile", f"all targets ({csize}{power})", "control_error", np.concatenate(thresholded))
         # |target - mean achieved| per target: the bias of the control, free of the sample-to-sample spread
         bias = [abs(np.mean(a) - tt) for tt, a in zip(targets, achieved)]
-        report.add(cmethod, f"all targets, mean per target ({csize}^3)", "control_error", bias)
+        report.add(cmethod, f"all targets, mean per target ({csize}{power})", "control_error", bias)
         control["by_scale"][w] = achieved
         if si == 0:
             control["achieved"] = achieved
@@ -378,9 +480,10 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                 ach = np.array([porosity(x > 0) for x in draw(c, w, 100 + j, f"calibrated {target:.2f}, scale {w:g}")])
                 cachieved.append(ach.tolist())
                 cerrors.append(np.abs(ach - target))
-                report.add(f"{cmethod}_calibrated", f"target={target:.2f} ({csize}^3)", "porosity", ach)
-            report.add(f"{cmethod}_calibrated", f"all targets ({csize}^3)", "control_error", np.concatenate(cerrors))
-            report.add(f"{cmethod}_calibrated", f"all targets, mean per target ({csize}^3)", "control_error",
+                report.add(f"{cmethod}_calibrated", f"target={target:.2f} ({csize}{power})", "porosity", ach)
+            report.add(f"{cmethod}_calibrated", f"all targets ({csize}{power})", "control_error",
+                       np.concatenate(cerrors))
+            report.add(f"{cmethod}_calibrated", f"all targets, mean per target ({csize}{power})", "control_error",
                        [abs(np.mean(a) - tt) for tt, a in zip(targets, cachieved)])
             control["calibrated"][w] = {"fit": cal.as_dict(), "asked": asked, "achieved": cachieved}
             if si == 0:
@@ -395,15 +498,16 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                        with_distributions=False)
         for k in ("porosity", "specific_surface", "permeability_md", "euler"):
             if k in big.values:
-                report.add("real", f"{psize}^3", k, big.values[k])
+                report.add("real", f"{psize}^{pore.ndim}", k, big.values[k])
         timings["real_published_size"] = time.perf_counter() - t
     if published and not quick and min(pore.shape) >= 200:
         # the published porosity and surface are on 200^3 sub-volumes: more than the held-out slab holds, so
         # these reference rows come from the whole image (real data only, nothing generated is compared to them)
         t = time.perf_counter()
         whole = random_subvolumes(pore, 200, 8, seed=args.seed + 13)
-        report.add("real", "200^3 (whole image)", "porosity", [porosity(v) for v in whole])
-        report.add("real", "200^3 (whole image)", "specific_surface", [specific_surface(v) for v in whole])
+        whole_setting = f"200^{pore.ndim} (whole image)"
+        report.add("real", whole_setting, "porosity", [porosity(v) for v in whole])
+        report.add("real", whole_setting, "specific_surface", [specific_surface(v) for v in whole])
         timings["real_200"] = time.perf_counter() - t
     for method, vals in (PUBLISHED if published else {}).items():
         for metric, (m, sd, st) in vals.items():
@@ -411,17 +515,16 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
 
     # 6. targets, figures, files
     main = comparisons[judged]
+    missing = {"permeability_within_real_std": perm_missing}
     verdict = {}
     for name, (key, thr) in TARGETS.items():
-        val = ctl if key == "control_error" else main.get(key, float("nan"))
-        ok = bool(val >= 1.0) if thr is None else bool(val < thr)
-        verdict[name] = {"value": val, "threshold": thr, "met": ok}
+        val = ctl if key == "control_error" else main.get(key)
+        verdict[name] = _verdict(val, thr, missing.get(key))
     post = comparisons.get(f"{judged}_median{med}")
     for name, (key, thr) in TARGETS.items() if post is not None else ():
         if key != "control_error":                       # shown beside the raw verdict, never instead of it
-            val = post.get(key, float("nan"))
-            verdict[f"{name}, {med}^3 median as the published GAN"] = {
-                "value": val, "threshold": thr, "met": bool(val >= 1.0) if thr is None else bool(val < thr)}
+            verdict[f"{name}, {med}{power} median as the published GAN"] = _verdict(post.get(key), thr,
+                                                                                 missing.get(key))
     if floor is not None:                                # how often a generator with no error meets each target
         for name, (key, thr) in TARGETS.items():
             if key in floor:
@@ -453,12 +556,14 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         write_volume(out / f"generated_{i:03d}{suffix}", encode_binary(v, meta)[None], {"voxel_size": voxel})
         report.extra.setdefault("volumes", []).append(f"generated_{i:03d}{suffix}")
     report.notes += [
-        f"real = {n} random {setting} sub-volumes of the held-out slab ({data.test_fraction:.0%} of the image along "
+        f"real = {n} random {setting} "
+        + ("sub-volumes" if ndim == pore.ndim else f"slices (random planes, the prior is {ndim}D)")
+        + f" of the held-out slab ({data.test_fraction:.0%} of the image along "
         f"axis {data.split_axis}, never seen in training); "
         + ("diffusion = unconditional samples " if unconditional else
            "no unconditional row (--no-unconditional); the generated samples were drawn ")
         + f"({s['sampler']}, {s['steps']} steps{_churn_note(s['sampler_kw'])}), generated at {setting} by "
-        + (f"periodic tiled denoising with {tile}^3 tiles (overlap {s['overlap']}, Hann blending) at every step"
+        + (f"periodic tiled denoising with {tile}{power} tiles (overlap {s['overlap']}, Hann blending) at every step"
            if tile is not None else "denoising the whole periodic volume in one network call at every step "
            "(--tile 0: no tile borders, so no seam rows)")
         + (", the grid moved by a random offset at every network call (--shift random)." if s["shift"] != "none"
@@ -466,12 +571,13 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         "diffusion_matched: conditioned on the porosity of each real sub-volume (classifier-free guidance "
         f"scale {s['guidance']}); diffusion_matched_calibrated: the same seeds, asked for the calibrated "
         "condition c(porosity) of each real sub-volume (the line fitted for the control sweep at that scale, "
-        f"on {csize}^3 volumes of other seeds). The targets are judged on the first of matched_calibrated, "
+        f"on {csize}{power} volumes of other seeds). The targets are judged on the first of matched_calibrated, "
         f"matched, unconditional that ran: here {judged}.",
-        "specific_surface: Crofton estimate per voxel; permeability_md: SNOW2 pore network + openpnm Stokes "
-        f"flow, mean of the 3 axes, voxel {voxel} m; coordination: throats per pore of that network (too few: "
-        "a poorly connected pore space; low permeability at the right porosity then is not about throat size). "
-        "Mosser et al. (2017) computed permeability with a "
+        "specific_surface: Crofton estimate per voxel; "
+        + ("" if perm_missing else "permeability_md: SNOW2 pore network + openpnm Stokes "
+           f"flow, mean of the 3 axes, voxel {voxel:g} m; coordination: throats per pore of that network (too few: "
+           "a poorly connected pore space; low permeability at the right porosity then is not about throat size). ")
+        + "Mosser et al. (2017) computed permeability with a "
         "finite-difference Stokes solver and surfaces with their own estimator: compare our real and generated "
         "rows with each other, and the published rows with each other.",
         "s2_mae_rel: mean over lags of |S2_gen - S2_real| (mean radial curves) over the real porosity; the "
@@ -490,11 +596,11 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
          "with the tile's period. Circular padding makes each tile a torus to the network, so structure near one "
          "face is continued from the opposite face; overlapping Hann tiles keep it down, overlap 0 does not "
          "(Berea, 64^3: 0.31 at overlap 0, 0.08 at 0.25; docs/benchmarks.md, session 14)." if echo else "tile_echo: not computed, no tiles smaller than the volume."),
-        f"control_error: |target - porosity| of {n_ctl} volumes of {csize}^3 per target "
+        f"control_error: |target - porosity| of {n_ctl} volumes of {csize}{power} per target "
         f"(scale {s['guidance']}); a single sub-volume's porosity fluctuates, so the spread is part of it. "
         "The _quantile variant thresholds the same samples at their (1 - target) quantile instead of 0: "
         "porosity exact by construction (up to ties), shown for users who need it, not as the model's control.",
-        f"{judged}_median{med}: the same volumes with a {med}^3 periodic median filter on the model output before "
+        f"{judged}_median{med}: the same volumes with a {med}{power} periodic median filter on the model output before "
         "the threshold, the post-processing Mosser et al. (2017) applied to their GAN samples (not to the real "
         "images); targets are judged on the unfiltered volumes, the filtered verdicts are listed beside them."
         if med >= 2 else "No median post-processing (--median 0).",
@@ -505,6 +611,17 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     return report.write(out)
 
 
+def _verdict(value, threshold, missing: str | None = None) -> dict:
+    """One target's entry in report["targets"]: met (value below the threshold; a yes/no check: value 1), or
+    ``"met": None`` with the reason where the value was not computed (``missing``) or is not finite."""
+    if value is None or not np.isfinite(value):
+        reason = missing or ("not computed: the value is not finite (too few volumes, or failed pore networks; "
+                             "see the rows)" if value is not None else "not computed")
+        return {"value": value, "threshold": threshold, "met": None, "reason": reason}
+    return {"value": value, "threshold": threshold,
+            "met": bool(value >= 1.0) if threshold is None else bool(value < threshold)}
+
+
 def _output_suffix(path: str) -> str:
     from .io import SUFFIXES, WRITERS
     name = path.lower()
@@ -512,18 +629,58 @@ def _output_suffix(path: str) -> str:
 
 
 # --- reconstruction --------------------------------------------------------------------------------
-def _parse_slices(spec: str, size: int) -> list[tuple[int, int]]:
+def _parse_slices(spec: str, size: int, ndim: int = 3) -> list[tuple[int, int]]:
+    """--slices "AXIS:INDEX,..." as (axis, index) planes of volumes of side ``size`` and rank ``ndim``: INDEX is
+    an integer (negative: from the end) or 'mid' (size // 2); a clear error for anything outside the volume."""
     out = []
     for item in spec.split(","):
-        a, _, i = item.strip().partition(":")
-        if not _:
+        item = item.strip()
+        a, sep, i = item.partition(":")
+        if not sep:
             raise ValueError(f"--slices expects AXIS:INDEX items, got '{item}'")
-        out.append((int(a), size // 2 if i == "mid" else int(i)))
+        try:
+            axis = int(a)
+        except ValueError:
+            axis = None
+        if axis is None or not 0 <= axis < ndim:
+            raise ValueError(f"--slices '{item}': the axis must be an integer 0..{ndim - 1} of the {ndim}D "
+                             f"volumes, got '{a}'")
+        try:
+            index = size // 2 if i.strip() == "mid" else int(i)
+        except ValueError:
+            raise ValueError(f"--slices '{item}': the index must be an integer or 'mid', got '{i}'") from None
+        if not -size <= index < size:
+            raise ValueError(f"--slices '{item}': index {index} is outside the {size} planes of a --size {size} "
+                             f"volume (0..{size - 1}, or 'mid')")
+        out.append((axis, index % size))
     return out
 
 
+def _read_slice(path: str, meta: dict) -> tuple[np.ndarray, dict]:
+    """The pore mask of --slice-file, decoded as the training volume was (``meta``: its coding, data.py), and
+    the slice's own coding and meta (for writing the reconstructions back in its format)."""
+    loaded = read_volume(path)
+    img = loaded.array[0]
+    img = img[0] if img.ndim == 3 and img.shape[0] == 1 else img          # a volume of one page
+    if img.ndim != 2:
+        raise ValueError(f"--slice-file {path}: expected a 2D image (or a volume of one page), got shape {img.shape}")
+    if img.shape[0] != img.shape[1]:
+        m = min(img.shape)
+        raise ValueError(f"--slice-file {path}: the slice is {img.shape[0]}x{img.shape[1]}; reconstruction needs a "
+                         f"square slice (crop it, e.g. to {m}x{m})")
+    if meta.get("threshold") is not None:               # a grayscale training volume: its threshold
+        how = {"threshold": meta["threshold"]}
+    elif meta.get("dtype") != "bool":                   # a segmented one: its pore value
+        how = {"pore_value": meta.get("pore_value")}
+    else:
+        how = {}
+    pore, coding = binarize(img, source=f"--slice-file {path}", **how)
+    return pore, {**loaded.meta, **coding}
+
+
 def reconstruction(args) -> dict:
-    """3D volumes from 2D slices (hard data consistency) vs the true held-out volumes and the prior."""
+    """3D volumes from 2D slices (hard data consistency) vs the true held-out volumes and the prior; or, with
+    --slice-file, volumes consistent with the user's own slice."""
     return run_reconstruction(args, _data_params(args))
 
 
@@ -534,19 +691,39 @@ def run_reconstruction(args, data: MicrostructureData) -> dict:
     device = resolve_device(args.device)
     quick = bool(args.quick)
     pore, meta = load_pore_volume(data)
-    denoiser, cfg, prior = load_or_train_prior(args, data, out, device)
-    s = _settings(args, cfg, quick)
-    size, n, tile = s["size"], s["n"], s["tile"]
+    data = _with_rank(data, pore)
     source = str(data.path) if data.source == "file" else meta["source"]
+    slice_file = getattr(args, "slice_file", None)
+    if slice_file is not None:
+        if args.slices not in (None, "0:mid"):                 # the default is not a choice
+            raise ValueError("--slices picks planes of held-out volumes; with --slice-file the plane is the file's "
+                             "(--slice-axis)")
+        if args.slice_axis not in (0, 1, 2):
+            raise ValueError(f"--slice-axis {args.slice_axis}: expected 0, 1 or 2 (the axis normal to the slice)")
+        given, coding = _read_slice(slice_file, meta)          # before any training: errors come first
+    else:
+        size = _size(args, quick)
+        test = _slab(pore, data, "test", size, "the held-out volumes")
+        if args.checkpoint is None and quick:                   # the prior is trained here: check before
+            _parse_slices(args.slices or "0:mid", size, data.spatial_dims)
+    denoiser, cfg, prior = load_or_train_prior(args, data, out, device)
+    ndim = _compared_rank(cfg, pore, source)
+    s = _settings(args, cfg, quick)
     report = Report("microstructure", "reconstruction", data=source, device=str(device), quick=quick,
                     command=getattr(args, "command", None))
-    report.extra["settings"] = {**s, "prior": prior}
-    test = pore[split_region(pore.shape, "test", axis=data.split_axis, val_fraction=data.val_fraction,
-                             test_fraction=data.test_fraction)]
-    truth = random_subvolumes(test, size, n, seed=args.seed + 21)
-    planes = _parse_slices(args.slices, size)
-    setting = f"{size}^3, slices {args.slices}"
-    kw = dict(tile=tile, overlap=s["overlap"], steps=s["steps"], device=device)
+    report.extra["settings"] = {**s, "spatial_dims": ndim, "prior": prior}
+    kw = dict(tile=s["tile"], overlap=s["overlap"], steps=s["steps"], device=device)
+    if slice_file is not None:
+        if ndim != 3:
+            raise ValueError(f"--slice-file reconstructs 3D volumes from a 2D slice: it needs a 3D prior, this one "
+                             f"is {ndim}D")
+        voxel = data.voxel_size or coding.get("voxel_size") or meta.get("voxel_size")   # --voxel-size, the slice's
+        return _from_slice_file(args, report, denoiser, given, coding, voxel, s, kw, out)
+    size, n = s["size"], s["n"]
+    truth = random_subvolumes(test, size, n, seed=args.seed + 21, spatial_dims=ndim)
+    spec = args.slices or "0:mid"
+    planes = _parse_slices(spec, size, ndim)
+    setting = f"{size}^{ndim}, slices {spec}"
     # a field-conditioned prior has no unconditional mode: it is asked for the porosity of the given slices
     field = field_conditioned(denoiser)
     given = [{(a, idx): np.take(v, idx, axis=a) for a, idx in planes} for v in truth]
@@ -579,11 +756,62 @@ def run_reconstruction(args, data: MicrostructureData) -> dict:
     report.add("real", setting, "porosity", phi)
     report.add("chance", setting, "accuracy_far_from_slices", phi ** 2 + (1 - phi) ** 2)
     slices_figure(out / "reconstruction.png", {"truth": truth, "reconstruction (dc)": recs, "prior sample": priors},
-                  title=f"reconstruction from slices {args.slices}")
+                  title=f"reconstruction from slices {spec}")
     report.figures.append("reconstruction.png")
     report.notes += ["diffusion_dc: data-consistency posterior sampling (diffsci.guidance.data_consistency) with "
-                     "the slices as a Mask measurement, " + ("tiled denoising" if tile is not None else
+                     "the slices as a Mask measurement, " + ("tiled denoising" if s["tile"] is not None else
                      "the whole volume per network call") + "; diffusion_prior: unconditional samples.",
                      "accuracy: fraction of voxels equal to the truth; chance = phi^2 + (1 - phi)^2 for independent "
                      "draws of the same porosity."]
+    return report.write(out)
+
+
+def _from_slice_file(args, report: Report, denoiser, given: np.ndarray, coding: dict, voxel: float | None,
+                     s: dict, kw: dict, out: Path) -> dict:
+    """--slice-file: n volumes of the slice's side consistent with it at the middle plane along --slice-axis,
+    written beside the report in the slice file's format and coding; porosity, S2 of their planes against the
+    slice's, slice mismatch (no truth to compare with)."""
+    side, axis, n = given.shape[0], args.slice_axis, s["n"]
+    index = side // 2
+    phi = porosity(given)
+    if not 0 < phi < 1:
+        raise ValueError(f"--slice-file {args.slice_file}: the slice is all {'pore' if phi else 'grain'} once "
+                         "decoded as the training volume (check --pore-value / --threshold)")
+    setting = f"{side}^3, {Path(args.slice_file).name} as plane {axis}:{index}"
+    field = field_conditioned(denoiser)
+    recs = reconstruct_from_slices(denoiser, {(axis, index): given}, (side,) * 3, n=n, seed=args.seed,
+                                   porosity=float(np.clip(phi, 0.01, 0.99)) if field else None, **kw)
+    suffix = _output_suffix(str(args.slice_file))
+    for i, r in enumerate(recs):                            # the slice file's format and coding
+        name = f"reconstruction_{i:03d}{suffix}"
+        write_volume(out / name, encode_binary(r, coding)[None], {"voxel_size": voxel})
+        report.extra.setdefault("volumes", []).append(name)
+    s2_given = two_point_correlation(given).radial
+    others = [j for j in range(side) if j != index]
+    report.add("given_slice", setting, "porosity", [phi])
+    report.add("diffusion_dc", setting, "porosity", [porosity(r) for r in recs])
+    report.add("diffusion_dc", setting, "porosity_error", [abs(porosity(r) - phi) for r in recs])
+    report.add("diffusion_dc", setting, "slice_mismatch",
+               [float(np.mean(np.take(r, index, axis=axis) != given)) for r in recs])
+    report.add("diffusion_dc", setting, "s2_mae_rel",
+               [s2_mae_rel(np.mean([two_point_correlation(np.take(r, j, axis=axis)).radial for j in others], 0),
+                           s2_given, phi) for r in recs])
+    report.extra["settings"].update(slice_file=str(args.slice_file), slice_axis=axis, slice_index=index,
+                                    slice_shape=list(given.shape), voxel_size_m=voxel)
+    report.extra["coding"] = {k: coding.get(k) for k in ("dtype", "pore_value", "solid_value", "threshold")}
+    slices_figure(out / "reconstruction.png", {"given slice": given[None], "reconstruction (dc)": recs},
+                  title=f"reconstruction from {Path(args.slice_file).name} (plane {axis}:{index})")
+    report.figures.append("reconstruction.png")
+    report.notes += [f"diffusion_dc: {n} posterior samples (diffsci.guidance.data_consistency) of {side}^3 volumes "
+                     f"whose plane {index} along axis {axis} is the given slice ({args.slice_file}, decoded as the "
+                     "training volume: pore = "
+                     + (f"below {coding['threshold']:g}" if coding.get("threshold") is not None else
+                        f"{coding.get('pore_value')}") + "), " + ("tiled denoising" if s["tile"] is not None
+                                                               else "the whole volume per network call")
+                     + f"; written as {', '.join(report.extra.get('volumes', [])) or 'nothing'} in the slice's format "
+                     "and coding.",
+                     "No held-out truth: slice_mismatch (0 by construction) checks the given plane; s2_mae_rel is "
+                     "the mean over lags of |S2 - S2_slice| of the 2D radial S2 (mean over every other plane of a "
+                     "volume parallel to the slice) over the slice's porosity; porosity_error: |porosity of the "
+                     "volume - the slice's|."]
     return report.write(out)

@@ -17,7 +17,25 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                         "exists; --quick trains a tiny prior on the spot")
     p.add_argument("--weights", choices=("ema", "raw"), default="ema",
                    help="EMA weights (default) or the raw trained ones (better for short runs)")
-    p.add_argument("--voxel-size", type=float, default=None, help="metres (default: the file's, else Berea's 5.345e-6)")
+    p.add_argument("--voxel-size", type=float, default=None,
+                   help="metres, between 1e-9 and 1e-2 (default: the file's, else Berea's 5.345e-6 for a file named "
+                        "berea); without one, permeability is not computed")
+    # how the --data file is read and split (data.MicrostructureData)
+    p.add_argument("--raw-shape", default=None, help=".raw files: the volume's shape, e.g. 400,400,400 (default: the "
+                                                     "sidecar JSON or the file name)")
+    p.add_argument("--raw-dtype", default=None,
+                   help=".raw files, with --raw-shape: the voxel dtype, e.g. uint8 (default: as --raw-shape)")
+    p.add_argument("--pore-value", type=float, default=None,
+                   help="segmented data: the value of the pore voxels (default: the darker of the two values)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="grayscale data: pore = below this value (default: Otsu's threshold, with a warning)")
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="share of the volume in the validation slab along --split-axis (default 0.08)")
+    p.add_argument("--test-fraction", type=float, default=None,
+                   help="share of the volume in the held-out test slab, where the real sub-volumes come from "
+                        "(default 0.34)")
+    p.add_argument("--split-axis", type=int, default=None, help="axis along which the volume is cut into train | val | "
+                                                                "test slabs (default 0)")
     p.add_argument("--size", type=int, default=None, help="side of the compared cubes (default 64; quick 32)")
     p.add_argument("--n", type=int, default=None, help="volumes per method (default 12; quick 2)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the config's; quick 6)")
@@ -79,4 +97,11 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                             "a third fewer volumes of --size, for a larger --n in the same time)")
     else:
         p.add_argument("--slices", default="0:mid",
-                       help="measured planes as AXIS:INDEX, comma separated; 'mid' = the middle (default 0:mid)")
+                       help="measured planes of held-out volumes as AXIS:INDEX, comma separated; 'mid' = the middle "
+                            "(default 0:mid)")
+        p.add_argument("--slice-file", default=None,
+                       help="reconstruct from your own square 2D slice (any format --data reads, coded as the "
+                            "training volume) instead of held-out planes: --n volumes of the slice's side, written "
+                            "beside the report in the slice's format and coding")
+        p.add_argument("--slice-axis", type=int, default=0,
+                       help="with --slice-file: the axis normal to the slice, placed at the middle index (default 0)")

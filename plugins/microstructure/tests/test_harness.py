@@ -312,3 +312,213 @@ def test_a_field_prior_gets_maps_of_its_own_box_and_no_unconditional_rows(tmp_pa
     rec = run_reconstruction(_args(tmp_path, "reconstruction", checkpoint=str(field_prior), quick=False), data)
     mismatch = next(r for r in rec["rows"] if r["method"] == "diffusion_dc" and r["metric"] == "slice_mismatch")
     assert mismatch["mean"] == 0.0 and any("porosity of its given slices" in n for n in rec["notes"])
+
+
+# --- voxel size, data options, slices, 2D data, --slice-file ------------------------------------------
+def _parsed(task, *argv):
+    """The harness options as the command line gives them (types and defaults included)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--out")
+    p.add_argument("--data", default=None)
+    add_harness_args(task, p)
+    return p.parse_args(["--out", "unused", *argv])
+
+
+def _write_blobs(path, data):
+    """The fixture's blobs volume written as a file (0 = pore, 255 = grain, no voxel size in it)."""
+    from diffsci_microstructure.data import load_pore_volume
+    from diffsci_microstructure.io import encode_binary, write_volume
+    pore, _ = load_pore_volume(data)
+    write_volume(path, encode_binary(pore))
+    return pore
+
+
+@pytest.mark.slow
+def test_without_a_voxel_size_permeability_is_marked_not_computed(tmp_path, data, tiny_prior, draws):
+    _write_blobs(tmp_path / "rock.npy", data)                      # .npy: no voxel size, not named berea
+    rock = MicrostructureData(path=str(tmp_path / "rock.npy"), test_fraction=0.5, val_fraction=0.25)
+    args = _full_mode(tmp_path, tiny_prior)
+    args.no_matched, args.floor_draws, args.no_calibrate_control = True, 0, True
+    with pytest.warns(RuntimeWarning, match="permeability not computed: no voxel size"):
+        report = run_generation(args, rock)
+    verdict = report["targets"]["mean permeability within the real std"]
+    assert verdict["met"] is None and verdict["value"] is None and "--voxel-size" in verdict["reason"]
+    assert report["targets"]["S2 MAE below 2 % of the porosity"]["met"] in (True, False)   # the others judged
+    assert not any(r["metric"] in ("permeability_md", "coordination") for r in report["rows"])
+    assert any("permeability_md, coordination: not computed" in note for note in report["notes"])
+    assert not any("voxel None" in note for note in report["notes"])
+
+
+def test_a_target_without_a_finite_value_is_not_judged():
+    from diffsci_microstructure.harness import _verdict
+    assert _verdict(0.01, 0.02)["met"] is True and _verdict(0.0, None)["met"] is False
+    nan = _verdict(float("nan"), None)
+    assert nan["met"] is None and "not finite" in nan["reason"]
+    assert _verdict(None, None, "not computed: 2D")["reason"] == "not computed: 2D"
+
+
+def test_voxel_size_is_checked_to_be_metres(tmp_path):
+    from diffsci_microstructure.harness import _data_params
+    for bad in ("5.345", "1e-10", "0"):
+        with pytest.raises(ValueError, match=f"--voxel-size {float(bad):g}: the voxel size is in metres"):
+            _data_params(_parsed("generation", "--data", "rock.tif", "--voxel-size", bad))
+    assert _data_params(_parsed("generation", "--data", "rock.tif", "--voxel-size", "5.345e-6")).voxel_size == 5.345e-6
+
+
+def test_data_options_decide_how_the_volume_is_read_and_split(tmp_path, data):
+    from diffsci_microstructure.data import load_pore_volume
+    from diffsci_microstructure.harness import _data_params
+    pore, _ = load_pore_volume(data)
+    path = tmp_path / "rock.raw"                                   # no sidecar, no shape in the name
+    np.where(pore, 255, 0).astype(np.uint8).tofile(path)          # pore = the bright value here
+    args = _parsed("generation", "--data", str(path), "--raw-shape", "64,64,64", "--raw-dtype", "uint8",
+                   "--pore-value", "255", "--val-fraction", "0.1", "--test-fraction", "0.3", "--split-axis", "1")
+    params = _data_params(args)
+    assert (params.raw_shape, params.raw_dtype, params.pore_value) == ((64, 64, 64), "uint8", 255)
+    assert (params.val_fraction, params.test_fraction, params.split_axis) == (0.1, 0.3, 1)
+    read, meta = load_pore_volume(params)
+    np.testing.assert_array_equal(read, pore)                     # the darker value would have been the pore
+    assert meta["pore_value"] == 255
+    assert _data_params(_parsed("generation", "--data", str(path), "--threshold", "100")).threshold == 100
+    for argv, match in [(["--raw-shape", "64,x"], "--raw-shape '64,x'"),
+                        (["--raw-dtype", "uint8"], "needs --raw-shape"),
+                        (["--raw-shape", "64,64,64", "--raw-dtype", "uint9"], "--raw-dtype 'uint9'"),
+                        (["--val-fraction", "0.5", "--test-fraction", "0.5"], "nothing to train on"),
+                        (["--val-fraction", "-0.1"], "--val-fraction: ")]:
+        with pytest.raises(ValueError, match=match):
+            _data_params(_parsed("generation", "--data", str(path), *argv))
+    with pytest.raises(ValueError, match="rock.npy is not one"):
+        _data_params(_parsed("generation", "--data", str(tmp_path / "rock.npy"), "--raw-shape", "64,64,64"))
+
+
+def test_slabs_too_thin_for_the_cubes_say_which_slab_and_which_option(tmp_path):
+    thin = MicrostructureData(source="blobs", blobs_size=48, voxel_size=2e-6)   # val slab: 4 slices
+    with pytest.raises(ValueError, match=r"patches \(side 16\) do not fit in the val slab .*4 of the 48 slices "
+                                         r"along axis 0.*change --val-fraction"):
+        run_generation(_args(tmp_path, "generation"), thin)
+    with pytest.raises(ValueError, match=r"side 32\) do not fit in the test slab .*change --size or --test-fraction"):
+        run_reconstruction(_args(tmp_path, "reconstruction", size=32), thin)
+    with pytest.raises(ValueError, match="--split-axis 2: the data has 2 axes"):
+        from diffsci_microstructure.harness import _slab
+        _slab(np.zeros((32, 32), bool), thin.model_copy(update={"split_axis": 2}), "test", 8, "cubes")
+
+
+def test_slices_are_checked_against_the_volume(tmp_path, data):
+    from diffsci_microstructure.harness import _parse_slices
+    assert _parse_slices("0:mid, 2:-1,1:3", 32) == [(0, 16), (2, 31), (1, 3)]
+    for spec, ndim, match in [("0:40", 3, "index 40 is outside the 32 planes of a --size 32 volume"),
+                              ("0:-33", 3, "index -33 is outside"),
+                              ("x:mid", 3, "the axis must be an integer 0..2 of the 3D volumes, got 'x'"),
+                              ("3:0", 3, "axis must be an integer 0..2"), ("2:mid", 2, "0..1 of the 2D volumes"),
+                              ("0:top", 3, "the index must be an integer or 'mid', got 'top'"),
+                              ("0", 3, "AXIS:INDEX")]:
+        with pytest.raises(ValueError, match=match):
+            _parse_slices(spec, 32, ndim)
+    with pytest.raises(ValueError, match="index 40 is outside"):  # before the quick prior is trained
+        run_reconstruction(_args(tmp_path, "reconstruction", slices="0:40"), data)
+
+
+@pytest.fixture(scope="module")
+def micrograph(tmp_path_factory):
+    """A 2D porespy blobs image as a .tif (0 = pore, 255 = grain) and its data options."""
+    import porespy as ps
+    from diffsci_microstructure.io import write_volume
+    np.random.seed(3)
+    image = np.asarray(ps.generators.blobs(shape=[96, 96], porosity=0.3, blobiness=1.0), bool)
+    path = write_volume(tmp_path_factory.mktemp("micrograph") / "micrograph.tif",
+                        np.where(image, 0, 255).astype(np.uint8))
+    return MicrostructureData(path=str(path), val_fraction=0.25, test_fraction=0.5)
+
+
+@pytest.mark.slow
+def test_a_2d_micrograph_gets_a_2d_prior_and_2d_labels(tmp_path, micrograph, draws):
+    args = _args(tmp_path, "generation", targets="0.3", n_control=1, control_size=8, no_calibrate_control=True)
+    report = run_generation(args, micrograph)
+    assert report["settings"]["spatial_dims"] == 2 and all(size == 16 or size == 8 for size, _ in draws)
+    settings = {r["setting"] for r in report["rows"]}
+    assert "16^2" in settings and "target=0.30 (8^2)" in settings and not any("^3" in x for x in settings)
+    assert not any(r["metric"] == "permeability_md" for r in report["rows"])
+    verdict = report["targets"]["mean permeability within the real std"]
+    assert verdict["met"] is None and "needs 3D volumes" in verdict["reason"]
+    assert not any("3 axes" in note or "--voxel-size" in note for note in report["notes"])
+    assert read_volume(tmp_path / "generation" / "generated_000.tif").array.shape == (1, 16, 16)
+    # the same prior reconstructs 2D images from lines
+    rec = run_reconstruction(_args(tmp_path, "reconstruction", quick=False, slices="1:mid",
+                                   checkpoint=str(tmp_path / "generation" / "prior")), micrograph)
+    mismatch = next(r for r in rec["rows"] if r["method"] == "diffusion_dc" and r["metric"] == "slice_mismatch")
+    assert mismatch["mean"] == 0.0 and mismatch["setting"] == "16^2, slices 1:mid"
+
+
+@pytest.fixture(scope="module")
+def prior_2d(tmp_path_factory, data):
+    """A 2-step 2D prior trained on 2D slices of the 3D blobs volume."""
+    from diffsci.train import train
+    from diffsci_microstructure.data import make_dataset
+    from diffsci_microstructure.harness import quick_prior_config
+    cfg = quick_prior_config(data.model_copy(update={"spatial_dims": 2}), steps=2,
+                             out_dir=str(tmp_path_factory.mktemp("prior2d") / "run"))
+    assert cfg.model.spatial_dims == 2
+    params = MicrostructureData.model_validate(cfg.data.params)
+    return train(cfg, dataset=make_dataset(params, "train"), device="cpu", progress=False).run_dir
+
+
+@pytest.mark.slow
+def test_a_2d_prior_on_a_3d_volume_is_compared_with_2d_slices(tmp_path, data, prior_2d, micrograph, tiny_prior,
+                                                              draws, monkeypatch):
+    import diffsci_microstructure.harness as harness
+    real, crop = [], harness.random_subvolumes
+
+    def spy(*a, **kw):
+        real.append(crop(*a, **kw))
+        return real[-1]
+    monkeypatch.setattr(harness, "random_subvolumes", spy)
+    args = _full_mode(tmp_path, prior_2d)
+    args.floor_draws, args.no_calibrate_control = 2, True
+    report = run_generation(args, data)
+    assert [v.shape for v in real] == [(2, 16, 16)]                # the real set: 2D slices of the test slab
+    assert {size for size, _ in draws} == {16, 8}                  # 2D prior: 16^2 volumes, 8^2 control
+    assert {r["setting"] for r in report["rows"] if r["method"] in ("real", "real_matched")} == {"16^2"}
+    assert any("slices (random planes, the prior is 2D)" in note for note in report["notes"])
+    with pytest.raises(ValueError, match=r"the prior is 3D \(config.model.spatial_dims\) but the data .* is 2D"):
+        run_generation(_full_mode(tmp_path, tiny_prior), micrograph)
+
+
+def _slice_args(tmp_path, tiny_prior, path, **kw):
+    return _args(tmp_path, "reconstruction", quick=False, checkpoint=str(tiny_prior), slice_file=str(path), **kw)
+
+
+@pytest.mark.slow
+def test_reconstruction_from_a_slice_file(tmp_path, data, tiny_prior):
+    from diffsci_microstructure.data import load_pore_volume
+    from diffsci_microstructure.io import write_volume
+    pore, _ = load_pore_volume(data)
+    given = pore[40, 10:26, 20:36]                                 # a 16 x 16 plane of the rock
+    path = write_volume(tmp_path / "my_slice.tif", np.where(given, 0, 255).astype(np.uint8))   # the rock's coding
+    report = run_reconstruction(_slice_args(tmp_path, tiny_prior, path, slice_axis=1), data)
+    rows = {(r["method"], r["metric"]): r for r in report["rows"]}
+    assert rows[("given_slice", "porosity")]["mean"] == pytest.approx(given.mean())
+    assert rows[("diffusion_dc", "slice_mismatch")]["mean"] == 0.0 and rows[("diffusion_dc", "s2_mae_rel")]["n"] == 2
+    assert rows[("diffusion_dc", "porosity")]["setting"] == "16^3, my_slice.tif as plane 1:8"
+    assert not {"real", "chance", "diffusion_prior"} & {r["method"] for r in report["rows"]}   # no truth rows
+    assert report["volumes"] == ["reconstruction_000.tif", "reconstruction_001.tif"]
+    for name in report["volumes"]:                                 # the slice's format and coding, the plane kept
+        vol = read_volume(tmp_path / "reconstruction" / name).array[0]
+        assert vol.shape == (16, 16, 16) and set(np.unique(vol)) <= {0, 255}
+        np.testing.assert_array_equal(vol[:, 8, :] == 0, given)
+    # a bool volume of one page is a slice too; the reconstructions come back as bool .npy
+    np.save(tmp_path / "page.npy", given[None])
+    report = run_reconstruction(_slice_args(tmp_path, tiny_prior, tmp_path / "page.npy", n=1), data)
+    vol = read_volume(tmp_path / "reconstruction" / "reconstruction_000.npy").array[0]
+    assert vol.dtype == bool and np.array_equal(vol[8], given)
+
+
+def test_a_slice_file_must_be_one_square_image(tmp_path, data):
+    np.save(tmp_path / "wide.npy", np.zeros((16, 12), bool))
+    np.save(tmp_path / "stack.npy", np.zeros((2, 16, 16), bool))
+    np.save(tmp_path / "ok.npy", np.eye(16, dtype=bool))
+    for name, kw, match in [("wide.npy", {}, "wide.npy: the slice is 16x12; reconstruction needs a square slice"),
+                            ("stack.npy", {}, r"stack.npy: expected a 2D image .* got shape \(2, 16, 16\)"),
+                            ("ok.npy", {"slices": "1:mid"}, "with --slice-file the plane is the file's"),
+                            ("ok.npy", {"slice_axis": 3}, "--slice-axis 3: expected 0, 1 or 2")]:
+        with pytest.raises(ValueError, match=match):
+            run_reconstruction(_args(tmp_path, "reconstruction", slice_file=str(tmp_path / name), **kw), data)

@@ -29,10 +29,12 @@ import numpy as np
 
 from .morphology import _mask
 
-__all__ = ["permeability", "spanning_axes", "MILLIDARCY"]
+__all__ = ["permeability", "spanning_axes", "MILLIDARCY", "VOXEL_RANGE"]
 
 #: 1 millidarcy in m^2
 MILLIDARCY = 9.869233e-16
+#: Plausible voxel sizes (m) of a pore-scale image; outside them :func:`permeability` warns (a unit slip)
+VOXEL_RANGE = (1e-9, 1e-3)
 _FACES = {0: ("xmin", "xmax"), 1: ("ymin", "ymax"), 2: ("zmin", "zmax")}
 
 
@@ -41,7 +43,8 @@ def permeability(pore, voxel_size: float, *, axes=(0, 1, 2), boundary_width: int
 
     Args:
         pore: (D, H, W) bool, True = pore.
-        voxel_size: edge of a voxel in metres (e.g. 5.345e-6 for the Imperial College Berea image).
+        voxel_size: edge of a voxel in metres (e.g. 5.345e-6 for the Imperial College Berea image); a
+            RuntimeWarning outside 1e-9..1e-3 m (micrometres typed as metres).
         axes: flow directions (0, 1, 2 = the array axes).
 
     Returns:
@@ -58,6 +61,11 @@ def permeability(pore, voxel_size: float, *, axes=(0, 1, 2), boundary_width: int
         raise ValueError(f"permeability needs a 3D pore mask, got shape {a.shape}")
     if not voxel_size or voxel_size <= 0:
         raise ValueError(f"voxel_size must be a positive length in metres, got {voxel_size}")
+    if not VOXEL_RANGE[0] <= voxel_size <= VOXEL_RANGE[1]:
+        warnings.warn(f"voxel_size {voxel_size:g} is in metres: {voxel_size:g} m is outside the {VOXEL_RANGE[0]:g}-"
+                      f"{VOXEL_RANGE[1]:g} m of micro-CT and SEM images, so the permeability (which scales with "
+                      "its square) is probably off by orders of magnitude; a 5.345 um voxel is 5.345e-6",
+                      RuntimeWarning, stacklevel=2)
     ps.settings.tqdm["disable"] = True
     for name in ("openpnm", "porespy"):
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,16 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="3D"):
         permeability(np.ones((4, 4), bool), 1e-6)
     assert permeability(np.zeros((8, 8, 8), bool), 1e-6)["mean"] == 0
+
+
+def test_a_voxel_size_outside_pore_scale_warns_that_it_is_metres():
+    empty = np.zeros((8, 8, 8), bool)
+    for bad in (5.345, 1e-10):                                  # micrometres typed as metres; a unit slip below
+        with pytest.warns(RuntimeWarning, match=f"voxel_size {bad:g} is in metres"):
+            permeability(empty, bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        permeability(empty, 5.345e-6)
 
 
 @pytest.mark.slow
