@@ -8,6 +8,11 @@ denoising literature, and three harnesses::
     diffsci evaluate biosignal anomaly      --out DIR [--quick]   # MIT-BIH, prior on N beats
     diffsci evaluate biosignal augmentation --out DIR [--quick]   # MIT-BIH, class-conditional CFG
     diffsci demo biosignal                                        # simulated ECG, no download
+
+and two tasks that apply a trained model to one record of any supported format (:mod:`.record`)::
+
+    diffsci evaluate biosignal denoise-record --checkpoint RUN --record m.hea --out DIR [--noise bw]
+    diffsci evaluate biosignal score-record   --checkpoint RUN --record m.hea --out DIR
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from .harness import HARNESSES, add_harness_args
 from .io import READERS, WRITERS
 from .metrics import cos_sim, mad, prd, snr, ssd
 from .operators import OPERATORS
+from .record import TASKS as RECORD_TASKS
+from .record import add_args as _record_args
 
 __version__ = "0.1.0"
 __all__ = ["domain", "AAMI_CLASSES", "aami_class", "aami_labels", "BiosignalData", "make_dataset"]
@@ -43,6 +50,14 @@ def _example() -> dict[str, Loaded]:
             ".npy": Loaded(x, {"fs": 100.0})}
 
 
+def _add_harness_args(task: str, parser) -> None:
+    """Options of ``diffsci evaluate biosignal <task>``: the harnesses' and the record tasks'."""
+    if task in RECORD_TASKS:
+        _record_args(task, parser)
+    else:
+        add_harness_args(task, parser)
+
+
 def _demo(out_dir, device="auto", quick=False) -> dict:
     from .demo import demo
     return demo(out_dir, device, quick)
@@ -51,7 +66,8 @@ def _demo(out_dir, device="auto", quick=False) -> dict:
 domain = Domain(
     name="biosignal",
     spatial_dims=(1,),
-    description="1D biomedical signals (ECG): WFDB/EDF/CSV/HDF5; denoising, beat anomaly and augmentation harnesses",
+    description="1D biomedical signals (ECG): WFDB/EDF/CSV/HDF5; denoising, beat anomaly and augmentation harnesses; "
+                "denoise or score a record",
     data_config=BiosignalData,
     make_dataset=make_dataset,
     normalisation="(C, T) float32 in physical units (mV); windows have their median (or, for the QTDB "
@@ -60,10 +76,10 @@ domain = Domain(
     writers=dict(WRITERS),
     operators=dict(OPERATORS),
     metrics={"ssd": ssd, "mad": mad, "prd": prd, "cos": cos_sim, "snr": snr},
-    harnesses=dict(HARNESSES),
+    harnesses={**HARNESSES, **RECORD_TASKS},
     demo=_demo,
     configs={p.stem.removeprefix("biosignal_"): p for p in sorted(_CONFIGS.glob("biosignal_*.yaml"))},
-    add_harness_args=add_harness_args,
+    add_harness_args=_add_harness_args,
     example=_example,
     metadata={"version": __version__,
               "changelog": {"0.1.0": "readers/writers, noise, baselines, metrics, three harnesses, demo"},

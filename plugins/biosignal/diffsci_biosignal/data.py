@@ -211,10 +211,18 @@ def _file_windows(params: BiosignalData) -> tuple[np.ndarray]:
         loaded = reader(path)
         fs = loaded.meta.get("fs")
         if fs is None:
-            raise ValueError(f"{path}: no sampling rate in the file; write a sidecar or use WFDB/EDF/HDF5 with fs")
+            raise ValueError(f"{path}: no sampling rate in the file; write a sidecar (.npy.json), a time column "
+                             "(CSV) or use WFDB/EDF/HDF5 with fs")
         a = loaded.array if loaded.array.ndim == 2 else np.concatenate(list(loaded.array), axis=-1)
-        sig = resample(a[params.lead:params.lead + 1], fs, params.fs)
-        w, _ = fixed_windows(sig, params.length)
+        if params.lead >= a.shape[0]:
+            raise ValueError(f"{path}: data.params.lead is {params.lead} but the file has {a.shape[0]} channels "
+                             f"({', '.join(map(str, loaded.meta.get('sig_name') or []))})")
+        # resample and fixed_windows know nothing of the file: their errors get its name here
+        try:
+            sig = resample(a[params.lead:params.lead + 1], fs, params.fs)
+            w, _ = fixed_windows(sig, params.length)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
         out.append(normalise(w, "median")[0])
     return (np.concatenate(out),)
 

@@ -8,7 +8,10 @@ units (mV for ECG) and whose ``meta`` holds what a writer needs to write it back
 - ``annotations`` (WFDB only, when an annotation file sits beside the record):
   ``{"extension": "atr", "sample": int array, "symbol": list[str]}``,
 - ``adc_gain``/``baseline``/``fmt`` (WFDB only): kept so that a record read and written back keeps
-  its digital values.
+  its digital values,
+- ``converted_units`` (WFDB, EDF, CSV with a units row), only when a channel was converted:
+  ``{channel: {"from": "uV", "scale": 0.001}}``. Voltages in uV/µV/mV/V become mV; other units are kept
+  with a warning.
 
 Bad files raise ``FileNotFoundError`` or ``ValueError`` naming the file and what is wrong.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +32,53 @@ from diffsci.domains import Loaded
 __all__ = ["read_wfdb", "write_wfdb", "read_annotations", "read_csv", "write_csv", "read_edf", "read_hdf5",
            "write_hdf5", "read_npy", "write_npy", "READERS", "WRITERS", "as_channels_first"]
 
-_TIME_COLUMNS = ("time", "t", "seconds", "time_s", "sec")
+# multiply by these to get mV (keys lower-case; both the micro sign U+00B5 and the Greek mu U+03BC occur)
+_TO_MV = {"uv": 1e-3, "\u00b5v": 1e-3, "\u03bcv": 1e-3, "mv": 1.0, "v": 1e3}
 
 
-def as_channels_first(array: np.ndarray, source: str) -> np.ndarray:
-    """Return a (C, T) float32 copy of a 1D (T,) or 2D (C, T) signal; a (T, C) array with C < T is an error."""
+def as_channels_first(array: np.ndarray, source: str, transpose: bool = False, batch: bool = False) -> np.ndarray:
+    """Return a float32 (C, T) copy of a (T,) or (C, T) signal (or (N, C, T) with ``batch``).
+
+    An array with more rows than columns (the last two axes) looks like (T, C): the longer axis is time.
+    With ``transpose`` (readers) it is transposed with a warning; otherwise (writers) it is an error.
+    """
     a = np.asarray(array, dtype=np.float32)
     if a.ndim == 1:
         a = a[None]
-    if a.ndim != 2:
-        raise ValueError(f"{source}: expected a signal of shape (T,) or (C, T), got shape {a.shape}")
-    if a.shape[0] > a.shape[1]:
-        raise ValueError(f"{source}: shape {a.shape} has more channels than samples; "
-                         "signals are (channels, time): transpose it")
+    shapes = "(T,), (C, T) or (N, C, T)" if batch else "(T,) or (C, T)"
+    if a.ndim != 2 and not (batch and a.ndim == 3):
+        raise ValueError(f"{source}: expected a signal of shape {shapes}, got shape {a.shape}")
+    if a.shape[-2] > a.shape[-1]:
+        if not transpose:
+            raise ValueError(f"{source}: shape {a.shape} has more channels than samples; "
+                             "signals are (channels, time): transpose it")
+        warnings.warn(f"{source}: shape {a.shape} has more rows than columns; reading it as (T, C) and "
+                      "transposing to channels first (the longer axis is time)", stacklevel=3)
+        a = np.ascontiguousarray(np.swapaxes(a, -1, -2))
     return a
+
+
+def _to_millivolts(x: np.ndarray, names: list[str], units: list[str], source: str) -> tuple[np.ndarray, list, dict]:
+    """Scale the voltage channels of (C, T) ``x`` to mV; returns (x, units, {channel: {"from", "scale"}}).
+
+    Units other than uV/µV/mV/V (case-insensitive) are kept as they are, with a warning; an empty unit is
+    taken as mV (EDF and CSV files often leave it blank).
+    """
+    out, converted, unknown = list(units), {}, []
+    x = np.array(x, dtype=np.float32)                       # a copy: scaled in place below
+    for i, u in enumerate(units):
+        key = (u or "mV").strip().lower()
+        if key not in _TO_MV:
+            unknown.append(f"{names[i]} ({u})")
+            continue
+        out[i] = "mV"
+        if _TO_MV[key] != 1.0:
+            x[i] *= np.float32(_TO_MV[key])
+            converted[names[i]] = {"from": u, "scale": _TO_MV[key]}
+    if unknown:
+        warnings.warn(f"{source}: channels {', '.join(unknown)} are not in a voltage unit this reader converts "
+                      "(uV, µV, mV, V); kept in their own units", stacklevel=3)
+    return x, out, converted
 
 
 def _record_base(path: Path) -> Path:
@@ -63,19 +101,57 @@ def read_wfdb(path: str | Path, annotation: str | None = "atr") -> Loaded:
     if not hea.exists():
         raise FileNotFoundError(f"{hea}: no such WFDB header")
     try:
+        head = wfdb.rdheader(str(base))
+    except Exception as e:  # wfdb raises assorted errors on malformed headers
+        raise ValueError(f"{hea}: not a readable WFDB header: {e}") from None
+    _check_signal_files(hea, head)
+    try:
         rec = wfdb.rdrecord(str(base))
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{hea}: a signal file named in the header is missing ({e})") from None
-    except Exception as e:  # wfdb raises assorted errors on malformed headers and short .dat files
+    except Exception as e:
         raise ValueError(f"{hea}: not a readable WFDB record: {e}") from None
     if rec.p_signal is None:
         raise ValueError(f"{hea}: the record holds no signal")
-    meta: dict[str, Any] = {"fs": float(rec.fs), "sig_name": list(rec.sig_name), "units": list(rec.units),
-                            "adc_gain": [float(g) for g in rec.adc_gain], "baseline": [int(b) for b in rec.baseline],
+    names = list(rec.sig_name)
+    x, units, converted = _to_millivolts(rec.p_signal.T, names, list(rec.units), str(hea))
+    # digital = physical * gain + baseline: a channel now in mV has gain / scale digital units per mV
+    scale = [converted[n]["scale"] if n in converted else 1.0 for n in names]
+    meta: dict[str, Any] = {"fs": float(rec.fs), "sig_name": names, "units": units,
+                            "adc_gain": [float(g) / s for g, s in zip(rec.adc_gain, scale)],
+                            "baseline": [int(b) for b in rec.baseline],
                             "fmt": list(rec.fmt), "record_name": rec.record_name, "source": str(hea)}
+    if converted:
+        meta["converted_units"] = converted
     if annotation is not None and base.with_suffix("." + annotation).exists():
         meta["annotations"] = read_annotations(base, annotation)
-    return Loaded(np.ascontiguousarray(rec.p_signal.T, dtype=np.float32), meta)
+    return Loaded(np.ascontiguousarray(x, dtype=np.float32), meta)
+
+
+# bytes per sample of the uncompressed WFDB formats (212: 3 bytes per 2 samples, 310/311: 4 per 3)
+_WFDB_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
+
+
+def _check_signal_files(hea: Path, head) -> None:
+    """Name a missing or truncated signal file; wfdb itself fails with a reshape or broadcast error."""
+    if not head.file_name or not head.sig_len:
+        return
+    spf = head.samps_per_frame or [1] * len(head.file_name)
+    for name in dict.fromkeys(head.file_name):
+        dat = hea.parent / name
+        if not dat.exists():
+            raise FileNotFoundError(f"{hea}: the signal file {name} named in the header is missing")
+        chans = [i for i, f in enumerate(head.file_name) if f == name]
+        fmt = head.fmt[chans[0]]
+        if fmt not in _WFDB_BYTES:
+            continue                                            # FLAC-compressed: size says nothing
+        per_frame = sum(spf[i] or 1 for i in chans) * _WFDB_BYTES[fmt]
+        offset = (head.byte_offset or [None] * len(head.file_name))[chans[0]] or 0
+        need, have = offset + int(head.sig_len * per_frame), dat.stat().st_size
+        if have < need:
+            raise ValueError(f"{dat}: the signal file is shorter than the header's length: {have} bytes hold "
+                             f"{int((have - offset) // per_frame)} of the {head.sig_len} samples of {len(chans)} "
+                             f"signals in format {fmt} ({need} bytes); the file is truncated (incomplete download?)")
 
 
 def read_annotations(path: str | Path, extension: str = "atr") -> dict:
@@ -94,17 +170,32 @@ def read_annotations(path: str | Path, extension: str = "atr") -> dict:
             "symbol": list(ann.symbol), "fs": None if ann.fs is None else float(ann.fs)}
 
 
+_RECORD_NAME = re.compile(r"[-\w]+", re.ASCII)
+# a batch does not fit the one-signal formats: the error says where it does fit
+_BATCH_HINT = "write one file per item (or concatenate along time), or write .h5/.npy, which store (N, C, T)"
+
+
 def write_wfdb(path: str | Path, array: np.ndarray, meta: dict) -> None:
     """Write (C, T) physical values as a WFDB record ``path`` (``rec.hea`` + ``rec.dat``), with annotations.
 
-    The gain and baseline of ``meta`` are reused when given (a record read and written back keeps its
-    digital values); otherwise 32-bit samples with a gain chosen by wfdb keep float precision.
+    The gain and baseline of ``meta`` are reused for a channel whose values lie on their digital grid (a
+    record read and written back keeps its digital values). Any other channel (a denoised signal, a std
+    map) gets its own gain: its range fills about 90 % of 16 bits (format 16), i.e. a resolution of
+    range / 60000. Annotations (``meta["annotations"]``) at another rate than ``meta["fs"]`` are moved to
+    it; samples outside the record and symbols that are not WFDB codes are errors.
     """
     import wfdb
 
     path = Path(path)
     if path.suffix != ".hea":
         raise ValueError(f"{path}: a WFDB record is written through its header; name it <record>.hea")
+    rec_name = path.stem
+    if not _RECORD_NAME.fullmatch(rec_name):
+        raise ValueError(f"{path}: WFDB record names may hold only ASCII letters, digits, '-' and '_' "
+                         f"(no '.', no spaces); got '{rec_name}'")
+    if np.ndim(array) == 3:
+        raise ValueError(f"{path}: a WFDB record holds one signal (T,) or (C, T), got a batch of shape "
+                         f"{np.shape(array)}; {_BATCH_HINT}")
     x = as_channels_first(array, str(path))
     if not np.isfinite(x).all():
         raise ValueError(f"{path}: cannot write NaN or Inf to WFDB")
@@ -116,65 +207,206 @@ def write_wfdb(path: str | Path, array: np.ndarray, meta: dict) -> None:
     units = list(meta.get("units") or ["mV"] * c)
     if len(names) != c or len(units) != c:
         raise ValueError(f"{path}: {c} channels but {len(names)} names and {len(units)} units in meta")
-    kw: dict[str, Any] = {}
-    gain, baseline = meta.get("adc_gain"), meta.get("baseline")
-    if gain is not None and baseline is not None and len(gain) == c and all(g > 0 for g in gain):
-        kw = {"adc_gain": [float(g) for g in gain], "baseline": [int(b) for b in baseline], "fmt": ["32"] * c}
-        digital = np.round(x.astype(np.float64) * np.asarray(kw["adc_gain"])[:, None]
-                           + np.asarray(kw["baseline"])[:, None])
-        if np.abs(digital).max(initial=0) >= 2 ** 31 - 1:
-            kw = {}
-    if not kw:
-        kw = {"fmt": ["32"] * c}
-    rec_name = path.stem
-    wfdb.wrsamp(rec_name, fs=float(fs), units=units, sig_name=names, p_signal=x.T.astype(np.float64),
-                write_dir=str(path.parent), **kw)
     ann = meta.get("annotations")
-    if ann is not None and len(ann["sample"]):
-        wfdb.wrann(rec_name, ann.get("extension", "atr"), np.asarray(ann["sample"], dtype=np.int64),
-                   symbol=list(ann["symbol"]), fs=float(fs), write_dir=str(path.parent))
+    ann = _annotations_to_write(path, ann, float(fs), x.shape[1]) if ann is not None and len(ann["sample"]) else None
+    kw = _digital_format(x, meta.get("adc_gain"), meta.get("baseline"))
+    try:
+        wfdb.wrsamp(rec_name, fs=float(fs), units=units, sig_name=names, p_signal=x.T.astype(np.float64),
+                    write_dir=str(path.parent), **kw)
+        if ann is not None:
+            wfdb.wrann(rec_name, ann[0], ann[1], symbol=ann[2], fs=float(fs), write_dir=str(path.parent))
+    except Exception as e:  # wfdb raises bare Exception on some invalid fields
+        raise ValueError(f"{path}: wfdb could not write the record: {e}") from None
+
+
+def _digital_format(x: np.ndarray, gain, baseline) -> dict:
+    """adc_gain, baseline and fmt of each channel of (C, T) x (see :func:`write_wfdb`)."""
+    c = x.shape[0]
+    given = gain is not None and baseline is not None and len(gain) == c and len(baseline) == c
+    g, b = np.empty(c), np.empty(c, dtype=np.int64)
+    for j in range(c):
+        xj = x[j].astype(np.float64)
+        if given and gain[j] > 0:
+            d = xj * gain[j] + baseline[j]
+            # on the grid up to float32 round-off: the record was read with this gain, reuse it exactly
+            off = np.abs(d - np.round(d)).max(initial=0)
+            if off <= 1e-3 + 4 * np.finfo(np.float32).eps * np.abs(d).max(initial=0) and np.abs(d).max() < 2 ** 31 - 1:
+                g[j], b[j] = gain[j], baseline[j]
+                continue
+        lo, hi = float(xj.min()), float(xj.max())
+        half, mid = (hi - lo) / 2, (hi + lo) / 2
+        half = half if half > 0 else max(abs(mid), 1.0)           # a constant: any gain represents it
+        gj = 30000 / half                                          # +-30000 of +-32767: margin for rounding
+        e = 10.0 ** (np.floor(np.log10(gj)) - 2)
+        g[j] = np.floor(gj / e) * e                                # 3 significant digits, rounded down
+        b[j] = -int(np.round(mid * g[j]))
+    d = np.round(x.astype(np.float64) * g[:, None] + b[:, None])
+    fmt = "16" if np.abs(d).max(initial=0) <= 32767 else "32"     # -32768 is WFDB's invalid sample
+    return {"adc_gain": g.tolist(), "baseline": [int(v) for v in b], "fmt": [fmt] * c}
+
+
+def _annotations_to_write(path: Path, ann: dict, fs: float, length: int) -> tuple[str, np.ndarray, list[str]]:
+    """(extension, samples at fs, symbols) of an annotation dict, checked against a record of ``length``."""
+    from wfdb.io.annotation import ann_label_table
+
+    from .resample import resample_samples
+
+    sample = np.asarray(ann["sample"])
+    symbol = [str(s) for s in ann["symbol"]]
+    if len(symbol) != len(sample):
+        raise ValueError(f"{path}: {len(sample)} annotation samples but {len(symbol)} symbols")
+    ann_fs = ann.get("fs")
+    if ann_fs is not None and float(ann_fs) != fs:
+        # annotations read at the original rate, signal resampled: move the beats with it
+        sample = resample_samples(sample, float(ann_fs), fs)
+    sample = np.round(sample).astype(np.int64)
+    out = np.flatnonzero((sample < 0) | (sample >= length))
+    if len(out):
+        raise ValueError(f"{path}: {len(out)} annotation samples lie outside the record's {length} samples "
+                         f"(first: {sample[out[0]]}; annotations at {ann_fs or fs:g} Hz, record at {fs:g} Hz)")
+    valid = set(ann_label_table["symbol"])
+    bad = sorted(set(symbol) - valid)
+    if bad:
+        raise ValueError(f"{path}: annotation symbols {bad} are not WFDB codes; valid: "
+                         f"{' '.join(sorted(valid - {' '}))} (wfdb.io.annotation.ann_label_table)")
+    return ann.get("extension", "atr"), sample, symbol
 
 
 # ---------------------------------------------------------------------------------------------- CSV
-def read_csv(path: str | Path) -> Loaded:
+_TIME_NAMES = ("time", "t", "seconds", "sec", "secs", "elapsed time", "elapsed", "timestamp")
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "seconds": 1.0, "ms": 1e-3, "msec": 1e-3, "us": 1e-6,
+               "\u00b5s": 1e-6, "min": 60.0, "h": 3600.0, "hh:mm:ss.mmm": 1.0, "hh:mm:ss": 1.0, "mm:ss.mmm": 1.0}
+_INDEX_NAMES = ("sample", "sample #", "sample#", "sample number", "samples", "index")
+
+
+def _time_column(name: str, unit: str | None) -> float | str | None:
+    """Seconds per unit of a time column ('time', 'Time (s)', 'time_ms', 'Elapsed time'), "index" for a
+    sample-number column, None for a signal column. ``unit`` is the column's entry in a units row."""
+    n = name.strip().lower()
+    m = re.fullmatch(r"(.*?)\s*[(\[]\s*([^)\]]*?)\s*[)\]]", n)              # 'Time (s)', 'time [ms]'
+    if m:
+        n, unit = m[1], m[2]
+    else:
+        m = re.fullmatch(r"(.*?)[_ ](s|sec|ms|msec|us|min)", n)               # 'time_s', 'time_ms'
+        if m and m[1].replace("_", " ") in _TIME_NAMES:
+            n, unit = m[1], m[2]
+    n = n.replace("_", " ").strip()
+    if n in _INDEX_NAMES:
+        return "index"
+    if n not in _TIME_NAMES:
+        return None
+    if n in ("seconds", "sec", "secs") or not unit:
+        return 1.0
+    if unit.strip().lower() not in _TIME_UNITS:
+        raise ValueError(f"time column '{name}': unknown time unit '{unit}'; known: {', '.join(_TIME_UNITS)}")
+    return _TIME_UNITS[unit.strip().lower()]
+
+
+def _clean(cell: str) -> str:
+    """A cell without surrounding blanks and quotes (PhysioNet exports quote with ')."""
+    c = cell.strip()
+    if len(c) >= 2 and c[0] == c[-1] and c[0] in "'\"":
+        c = c[1:-1].strip()
+    return c
+
+
+def _seconds(cell: str) -> float:
+    """A number, or an elapsed time 'h:mm:ss.mmm' / 'm:ss.mmm' in seconds."""
+    try:
+        return float(cell)
+    except ValueError:
+        parts = cell.split(":")
+        if not 2 <= len(parts) <= 3:
+            raise
+        return sum(float(v) * 60 ** k for k, v in enumerate(reversed(parts)))
+
+
+def _rate_from_times(t: np.ndarray) -> float:
+    """Sampling rate of a time column: the mean step, rounded.
+
+    The mean over the record, not the median step: a 360 Hz column rounded to ms has steps of 2 and 3 ms,
+    whose median gives 333 Hz, while the mean is off by at most 1 ms / duration. Within 0.1 % of a whole
+    number the rate is that number (360.008 -> 360), else it keeps 4 significant digits, so that a rate
+    read from rounded times still has a rational factor for resampling.
+    """
+    raw = (len(t) - 1) / (t[-1] - t[0])
+    if abs(raw - round(raw)) <= 1e-3 * raw:
+        return float(round(raw))
+    return float(f"{raw:.4g}")
+
+
+def read_csv(path: str | Path, fs: float | None = None) -> Loaded:
     """Read a CSV with one header row of column names and one row per time sample.
 
-    A first column named ``time`` (or ``t``, ``seconds``) gives the sampling rate (1 / median step);
-    every other column is a channel. Non-numeric cells are an error naming the line and column.
+    - A first column named ``time``/``t``/``seconds``/``Elapsed time`` (units in the name allowed:
+      ``Time (s)``, ``time_ms``, ``time [ms]``) gives the sampling rate (:func:`_rate_from_times`); its cells
+      are numbers or elapsed times ``h:mm:ss.mmm``. A first column ``sample #``/``index`` is dropped.
+    - A second row with no numbers is a units row (PhysioNet: ``'hh:mm:ss.mmm','mV','mV'``); voltage
+      columns are converted to mV. Without one, values are taken as mV.
+    - Quotes (' or "), a UTF-8 byte-order mark (Excel) and ``#`` comment lines are skipped.
+    - ``fs`` sets the rate when the file has no time column (or overrides it).
+
+    Every other column is a channel. Non-numeric cells are an error naming the line and column.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    with path.open(newline="") as f:
-        rows = list(csv.reader(line for line in f if not line.startswith("#")))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [(i + 1, r) for i, r in enumerate(csv.reader(f)) if r and not r[0].lstrip().startswith("#")
+                    and any(c.strip() for c in r)]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text: {e}") from None
     if not rows:
         raise ValueError(f"{path}: empty CSV")
-    header = [h.strip() for h in rows[0]]
+    header = [_clean(h) for h in rows[0][1]]
     if all(_is_number(h) for h in header):
         raise ValueError(f"{path}: the first row must name the columns (e.g. time,MLII), got numbers")
+    units = None
+    if len(rows) > 1 and len(rows[1][1]) == len(header) and not any(_is_number(_clean(c)) for c in rows[1][1]):
+        units = [_clean(c) for c in rows[1][1]]
+        rows = rows[:1] + rows[2:]
+    try:
+        kind = _time_column(header[0], units[0] if units else None)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     data = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
-    for i, row in enumerate(rows[1:]):
+    for i, (line, row) in enumerate(rows[1:]):
         if len(row) != len(header):
-            raise ValueError(f"{path}: line {i + 2} has {len(row)} columns, the header has {len(header)}")
+            raise ValueError(f"{path}: line {line} has {len(row)} columns, the header has {len(header)}")
         for j, cell in enumerate(row):
+            cell = _clean(cell)
             try:
-                data[i, j] = float(cell)
+                data[i, j] = _seconds(cell) if j == 0 and kind is not None else float(cell)
             except ValueError:
-                raise ValueError(f"{path}: line {i + 2}, column '{header[j]}': not a number: {cell!r}") from None
+                raise ValueError(f"{path}: line {line}, column '{header[j]}': not a number: {cell!r}") from None
     if len(data) < 2:
         raise ValueError(f"{path}: needs at least two samples, got {len(data)}")
-    fs = None
-    if header[0].lower() in _TIME_COLUMNS:
-        dt = np.diff(data[:, 0])
-        if not (dt > 0).all():
-            raise ValueError(f"{path}: column '{header[0]}' is not strictly increasing")
-        # the mean step over the whole record is far more precise than one rounded difference
-        fs = float(np.round((len(dt)) / (data[-1, 0] - data[0, 0]), 6))
+    meta: dict[str, Any] = {}
+    if kind is not None:
+        if kind == "index":
+            meta["index_column"] = header[0]
+        else:
+            t = data[:, 0] * kind
+            bad = np.flatnonzero(np.diff(t) <= 0)
+            if len(bad):
+                raise ValueError(f"{path}: column '{header[0]}' is not strictly increasing "
+                                 f"(line {rows[bad[0] + 2][0]})")
+            meta["time_column"] = header[0]
+            fs = fs if fs is not None else _rate_from_times(t)
         data, header = data[:, 1:], header[1:]
+        units = units[1:] if units else None
     if data.shape[1] == 0:
-        raise ValueError(f"{path}: no signal columns besides '{header[0]}'")
-    return Loaded(np.ascontiguousarray(data.T, dtype=np.float32),
-                  {"fs": fs, "sig_name": header, "units": ["mV"] * len(header), "source": str(path)})
+        raise ValueError(f"{path}: no signal columns besides '{meta.get('time_column') or meta['index_column']}'")
+    x = np.ascontiguousarray(data.T, dtype=np.float32)
+    if units is None:
+        units = ["mV"] * len(header)
+    else:
+        x, units, converted = _to_millivolts(x, header, units, str(path))
+        if converted:
+            meta["converted_units"] = converted
+    return Loaded(x, {"fs": None if fs is None else float(fs), "sig_name": header, "units": units, **meta,
+                      "source": str(path)})
 
 
 def _is_number(s: str) -> bool:
@@ -188,6 +420,9 @@ def _is_number(s: str) -> bool:
 def write_csv(path: str | Path, array: np.ndarray, meta: dict) -> None:
     """Write (C, T) as CSV: a ``time`` column (when meta has fs) and one column per channel."""
     path = Path(path)
+    if np.ndim(array) == 3:
+        raise ValueError(f"{path}: a CSV holds one signal (T,) or (C, T), got a batch of shape {np.shape(array)}; "
+                         f"{_BATCH_HINT}")
     x = as_channels_first(array, str(path))
     names = list(meta.get("sig_name") or [f"ch{i}" for i in range(x.shape[0])])
     if len(names) != x.shape[0]:
@@ -205,9 +440,18 @@ def write_csv(path: str | Path, array: np.ndarray, meta: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- EDF
-def read_edf(path: str | Path) -> Loaded:
-    """Read an EDF/EDF+/BDF file with pyedflib; all channels must share one sampling rate."""
+def read_edf(path: str | Path, channels: list[str | int] | str | int | None = None,
+             fs: float | None = None) -> Loaded:
+    """Read an EDF/EDF+/BDF file with pyedflib.
+
+    Args:
+        channels: labels or indices of the channels to read (default: all).
+        fs: the rate to return. Default: the rate of the chosen channels, or the highest of them when they
+            differ; channels at another rate are resampled to it (:func:`.resample.resample`).
+    """
     import pyedflib
+
+    from .resample import resample
 
     path = Path(path)
     if not path.exists():
@@ -217,25 +461,61 @@ def read_edf(path: str | Path) -> Loaded:
     except Exception as e:
         raise ValueError(f"{path}: not a readable EDF file: {e}") from None
     try:
-        n = f.signals_in_file
-        rates = [float(f.getSampleFrequency(i)) for i in range(n)]
-        if len(set(rates)) != 1:
-            raise ValueError(f"{path}: channels have different sampling rates {rates}; "
-                             "resample them to one rate first")
-        x = np.stack([f.readSignal(i) for i in range(n)]).astype(np.float32)
-        meta = {"fs": rates[0], "sig_name": list(f.getSignalLabels()),
-                "units": [f.getPhysicalDimension(i) or "mV" for i in range(n)], "source": str(path)}
+        labels = [str(v).strip() for v in f.getSignalLabels()]
+        idx = _edf_channels(path, labels, channels)
+        rates = [float(f.getSampleFrequency(i)) for i in idx]
+        sigs = [f.readSignal(i) for i in idx]
+        names, units = [labels[i] for i in idx], [f.getPhysicalDimension(i).strip() for i in idx]
     finally:
         f.close()
+    target = float(fs) if fs is not None else max(rates)
+    resampled = {}
+    for k, (r, sig) in enumerate(zip(rates, sigs)):
+        if r != target:
+            try:
+                sigs[k] = resample(sig, r, target)
+            except ValueError:
+                raise ValueError(f"{path}: channels have different sampling rates {dict(zip(names, rates))} and "
+                                 f"channel '{names[k]}' cannot be resampled from {r:g} to {target:g} Hz with a small "
+                                 "rational factor; choose channels of one rate with channels=[...]") from None
+            resampled[names[k]] = r
+    n = min(len(v) for v in sigs)           # ceil(T fs_out / fs_in) may exceed the record by a sample
+    x, units, converted = _to_millivolts(np.stack([v[:n] for v in sigs]), names, units, str(path))
+    meta: dict[str, Any] = {"fs": target, "sig_name": names, "units": units, "source": str(path)}
+    if resampled:
+        meta["resampled_from"] = resampled
+    if converted:
+        meta["converted_units"] = converted
     return Loaded(x, meta)
+
+
+def _edf_channels(path: Path, labels: list[str], channels) -> list[int]:
+    """Indices of ``channels`` (labels, case-insensitive if not exact, or indices) among ``labels``."""
+    if channels is None:
+        return list(range(len(labels)))
+    if isinstance(channels, (str, int)):
+        channels = [channels]
+    out = []
+    for c in channels:
+        if isinstance(c, (int, np.integer)):
+            if not -len(labels) <= c < len(labels):
+                raise ValueError(f"{path}: channel index {c} out of range; the file has {len(labels)} channels")
+            out.append(int(c) % len(labels))
+            continue
+        hits = [i for i, v in enumerate(labels) if v == c] or [i for i, v in enumerate(labels) if v.lower() == c.lower()]
+        if not hits:
+            raise ValueError(f"{path}: no channel '{c}'; channels: {', '.join(labels)}")
+        out.append(hits[0])
+    return out
 
 
 # --------------------------------------------------------------------------------------------- HDF5
 def read_hdf5(path: str | Path, key: str | None = None) -> Loaded:
     """Read a signal from HDF5: dataset ``key``, else ``signal``, else the only dataset in the file.
 
-    The dataset is (C, T), (T,) or a batch (N, C, T); attributes ``fs``, ``sig_name``, ``units`` are read
-    from the dataset or the file root.
+    The dataset is (C, T), (T,) or a batch (N, C, T) (a (T, C) array is transposed with a warning:
+    the longer axis is time); attributes ``fs``, ``sig_name``, ``units`` are read from the dataset or the
+    file root.
     """
     import h5py
 
@@ -256,10 +536,7 @@ def read_hdf5(path: str | Path, key: str | None = None) -> Loaded:
         ds = f[key]
         x = np.asarray(ds[()], dtype=np.float32)
         attrs = {**dict(f.attrs), **dict(ds.attrs)}
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{path}:{key}: expected (C, T), (T,) or (N, C, T), got shape {x.shape}")
+    x = as_channels_first(x, f"{path}:{key}", transpose=True, batch=True)
     c = x.shape[-2]
     meta = {"fs": float(attrs["fs"]) if "fs" in attrs else None,
             "sig_name": _str_list(attrs.get("sig_name"), [f"ch{i}" for i in range(c)]),
@@ -298,7 +575,10 @@ def _sidecar(path: Path) -> Path:
 
 
 def read_npy(path: str | Path) -> Loaded:
-    """Read a ``.npy`` array (T,), (C, T) or (N, C, T); the sidecar ``<file>.npy.json`` gives fs and names."""
+    """Read a ``.npy`` array (T,), (C, T) or (N, C, T); the sidecar ``<file>.npy.json`` gives fs and names.
+
+    A (T, C) array (more rows than columns) is transposed with a warning: the longer axis is time.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
@@ -308,11 +588,7 @@ def read_npy(path: str | Path) -> Loaded:
         raise ValueError(f"{path}: not a plain numeric .npy array: {e}") from None
     if not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"{path}: dtype {x.dtype} is not numeric")
-    x = x.astype(np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{path}: expected (T,), (C, T) or (N, C, T), got shape {x.shape}")
+    x = as_channels_first(x, str(path), transpose=True, batch=True)
     meta: dict[str, Any] = {"fs": None, "source": str(path)}
     side = _sidecar(path)
     if side.exists():

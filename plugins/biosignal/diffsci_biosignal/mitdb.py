@@ -35,7 +35,7 @@ from .windows import beat_windows, normalise, rhythm_windows
 
 __all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
            "record_split", "harness_split", "BeatSet", "local_median_rr", "windowed_median", "usual_rr",
-           "load_record_beats", "load_beats", "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S",
+           "record_beats", "load_record_beats", "load_beats", "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S",
            "EXTERNAL_QTDB_RECORDS"]
 
 DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
@@ -116,8 +116,10 @@ def harness_split(root: str | Path, split: str = "test") -> tuple[list[str], lis
 class BeatSet:
     """Beat windows and their labels.
 
-    x: (N, 1, L) float32 windows (mV, median removed); label: (N,) AAMI index (N=0 S=1 V=2 F=3 Q=4);
-    record: (N,) record name; sample: (N,) R-peak sample at ``fs``; rr_prev, rr_next: (N,) RR intervals in s;
+    x: (N, 1, L) float32 windows (mV, median removed); label: (N,) AAMI index (N=0 S=1 V=2 F=3 Q=4; -1 where
+    the beat's class is unknown, e.g. a detected R peak); record: (N,) record name; sample: (N,) R-peak sample at
+    the windows' rate ``fs``; sample_record: (N,) the same R peak in the record's own samples (its .atr sample);
+    rr_prev, rr_next: (N,) RR intervals in s;
     rr_local: (N,) median RR of the 21 beats around (the record's local rhythm); rr_average: (N,) median RR within
     +-5 min (the patient's usual rhythm, de Chazal et al. 2004's "average RR", median instead of mean). All RR
     values come from the R positions only, never from labels.
@@ -127,6 +129,7 @@ class BeatSet:
     label: np.ndarray
     record: np.ndarray
     sample: np.ndarray
+    sample_record: np.ndarray
     rr_prev: np.ndarray
     rr_next: np.ndarray
     rr_local: np.ndarray
@@ -195,15 +198,39 @@ def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s
         raise FileNotFoundError(f"{Path(root) / record}.atr: beat annotations are needed")
     if lead >= rec.array.shape[0]:
         raise ValueError(f"{rec.meta['source']}: lead {lead} asked for, the record has {rec.array.shape[0]}")
-    fs_in = float(rec.meta["fs"])
-    sig = rec.array[lead].astype(np.float64)
-    if highpass_hz:
-        sig = sosfiltfilt(butter(2, highpass_hz / (fs_in / 2), "highpass", output="sos"), sig)
-    sig = resample(sig, fs_in, fs)
     ann = rec.meta["annotations"]
     labels = aami_labels(ann["symbol"])
     beat = labels >= 0
-    r_in = ann["sample"][beat]
+    return record_beats(rec.array[lead], float(rec.meta["fs"]), ann["sample"][beat], labels[beat], record, fs=fs,
+                        before_s=before_s, after_s=after_s, highpass_hz=highpass_hz, rhythm_ref_s=rhythm_ref_s)
+
+
+def record_beats(signal: np.ndarray, fs_in: float, r_peaks: np.ndarray, labels: np.ndarray | None = None,
+                 record: str = "", fs: float = 120.0, before_s: float = 1.6, after_s: float = 1.6,
+                 highpass_hz: float | None = 0.5, rhythm_ref_s: float | None = None) -> BeatSet:
+    """Beat-centred windows of one lead ``signal`` (T,) in mV at ``fs_in`` Hz around the R peaks ``r_peaks``
+    (record samples, sorted), as the MIT-BIH models see them: high-passed at ``highpass_hz`` (zero-phase
+    Butterworth), resampled to ``fs``, cut at +-``before_s``/``after_s`` (or rhythm-normalised), median removed.
+
+    ``labels``: AAMI index per R peak (default -1, unknown). Beats whose window leaves the record are dropped;
+    ``sample_record`` keeps each kept beat's R peak in the record's samples, ``sample`` at ``fs``.
+
+    >>> b = record_beats(np.zeros(3600), 360.0, np.array([100, 1800, 3500]), record="x")
+    >>> b.sample_record.tolist(), b.sample.tolist(), b.x.shape, b.label.tolist()
+    ([1800], [600], (1, 1, 384), [-1])
+    """
+    sig = np.asarray(signal, dtype=np.float64)
+    if sig.ndim != 1:
+        raise ValueError(f"record {record!r}: record_beats takes one lead (T,), got shape {sig.shape}")
+    r_in = np.asarray(r_peaks, dtype=np.int64)
+    if r_in.ndim != 1 or (np.diff(r_in) <= 0).any():
+        raise ValueError(f"record {record!r}: R peaks must be a 1-D strictly increasing array of samples")
+    labels = np.full(len(r_in), -1, np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
+    if labels.shape != r_in.shape:
+        raise ValueError(f"record {record!r}: {len(labels)} labels for {len(r_in)} R peaks")
+    if highpass_hz:
+        sig = sosfiltfilt(butter(2, highpass_hz / (fs_in / 2), "highpass", output="sos"), sig)
+    sig = resample(sig, fs_in, fs)
     rr = np.diff(r_in) / fs_in
     rr_prev = np.concatenate([[np.nan], rr])
     rr_next = np.concatenate([rr, [np.nan]])
@@ -217,8 +244,9 @@ def load_record_beats(root: str | Path, record: str, fs: float = 120.0, before_s
     else:
         w, kept = beat_windows(sig[None], centres, before, after)
     w, _ = normalise(w, "median")
-    return BeatSet(w, labels[beat][kept], np.full(len(kept), record), centres[kept], rr_prev[kept],
-                   rr_next[kept], rr_local[kept], rr_average[kept], fs)
+    return BeatSet(x=w, label=labels[kept], record=np.full(len(kept), record), sample=centres[kept],
+                   sample_record=r_in[kept], rr_prev=rr_prev[kept], rr_next=rr_next[kept], rr_local=rr_local[kept],
+                   rr_average=rr_average[kept], fs=fs)
 
 
 def load_beats(root: str | Path, records: list[str], **kw) -> BeatSet:

@@ -83,8 +83,27 @@ def snr_db(x: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return 10 * np.log10(np.sum(np.square(x), -1) / np.sum(np.square(noise), -1))
 
 
+def _per_item(v: float | np.ndarray, x: np.ndarray, noise: np.ndarray, name: str) -> np.ndarray:
+    """A target (scalar, (N,), (N, C), ...) shaped to broadcast against x, noise (N, ..., T) from the leading axes.
+
+    One value per beat of an (N, C, T) batch must become (N, 1, 1): NumPy's trailing-axis broadcasting would
+    pair it with the leads (and silently so when N == C).
+    """
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0:
+        return v
+    shape = np.broadcast_shapes(x.shape, noise.shape)
+    if v.ndim >= len(shape) or any(a not in (1, b) for a, b in zip(v.shape, shape)):
+        raise ValueError(f"{name} of shape {v.shape} does not match the leading axes of the signal {shape}: "
+                         f"give a scalar or one value per item (shape {shape[:1]}) or per row {shape[:-1]}")
+    return v.reshape(v.shape + (1,) * (len(shape) - v.ndim))
+
+
 def scale_to_snr(x: np.ndarray, noise: np.ndarray, snr: float | np.ndarray) -> np.ndarray:
-    """Scale ``noise`` (per row) so that snr_db(x, scaled) equals ``snr`` dB.
+    """Scale ``noise`` (per row) so that snr_db(x, scaled) equals ``snr`` dB in every row.
+
+    ``snr`` is a scalar or one value per item along the leading axes: for x (N, C, T), ``snr`` (N,) puts
+    every lead of beat i at snr[i] dB; (N, C) gives one value per lead.
 
     >>> x, n = np.ones(100), np.linspace(-1, 1, 100)
     >>> round(float(snr_db(x, scale_to_snr(x, n, 6.0))), 9)
@@ -94,13 +113,14 @@ def scale_to_snr(x: np.ndarray, noise: np.ndarray, snr: float | np.ndarray) -> n
     px, pn = np.sum(x ** 2, -1, keepdims=True), np.sum(noise ** 2, -1, keepdims=True)
     if np.any(pn == 0):
         raise ValueError("cannot scale an all-zero noise to a target SNR")
-    snr = np.asarray(snr, dtype=np.float64)
-    target = px / 10 ** ((snr[..., None] if snr.ndim else snr) / 10)      # sum n^2 = sum x^2 / 10^(SNR/10)
+    target = px / 10 ** (_per_item(snr, x, noise, "snr") / 10)      # sum n^2 = sum x^2 / 10^(SNR/10)
     return noise * np.sqrt(target / pn)
 
 
 def scale_peak_to_peak(x: np.ndarray, noise: np.ndarray, ratio: float | np.ndarray) -> np.ndarray:
-    """DeepFilter rule: alpha = ratio / (ptp(noise) / ptp(x)), i.e. ptp(alpha * noise) = ratio * ptp(x).
+    """DeepFilter rule: alpha = ratio / (ptp(noise) / ptp(x)), i.e. ptp(alpha * noise) = ratio * ptp(x), per row.
+
+    ``ratio`` is a scalar or one value per item along the leading axes (as in :func:`scale_to_snr`).
 
     >>> x, n = np.array([0.0, 2.0]), np.array([-1.0, 3.0])
     >>> float(np.ptp(scale_peak_to_peak(x, n, 0.5)))
@@ -108,8 +128,7 @@ def scale_peak_to_peak(x: np.ndarray, noise: np.ndarray, ratio: float | np.ndarr
     """
     x, noise = np.asarray(x, dtype=np.float64), np.asarray(noise, dtype=np.float64)
     ase = np.ptp(noise, -1, keepdims=True) / np.ptp(x, -1, keepdims=True)
-    ratio = np.asarray(ratio, dtype=np.float64)
-    return noise * (ratio[..., None] if ratio.ndim else ratio) / ase
+    return noise * _per_item(ratio, x, noise, "ratio") / ase
 
 
 # ----------------------------------------------------------------------------------- synthetic noise
@@ -169,6 +188,9 @@ def electrode_motion(n: int, fs: float, rng: np.random.Generator, rate_hz: float
 
 def powerline(n: int, fs: float, rng: np.random.Generator, freq: float = 50.0, harmonics: int = 2) -> np.ndarray:
     """Mains interference at ``freq`` Hz (50 or 60) with weaker odd harmonics below Nyquist; unit std."""
+    if freq >= fs / 2:
+        # sampled at or above Nyquist the sinusoid aliases (at exactly fs / 2 it is sampled at its zeros)
+        raise ValueError(f"powerline noise at {freq:g} Hz needs fs > {2 * freq:g} Hz, got fs = {fs:g} Hz")
     t = np.arange(n) / fs
     out = np.zeros(n)
     for k in range(1, 2 * harmonics, 2):
@@ -178,8 +200,9 @@ def powerline(n: int, fs: float, rng: np.random.Generator, freq: float = 50.0, h
 
 
 def gaussian(n: int, fs: float, rng: np.random.Generator) -> np.ndarray:
-    """White Gaussian noise, unit std."""
-    return rng.standard_normal(n)
+    """White Gaussian noise, normalised to unit sample std like the other kinds (so an SNR mix weighs them alike)."""
+    w = rng.standard_normal(n)
+    return w / max(w.std(), 1e-12)
 
 
 _SYNTH = {"baseline_wander": baseline_wander, "emg": muscle_artifact, "electrode_motion": electrode_motion,

@@ -10,6 +10,7 @@ __all__ = ["fixed_windows", "beat_windows", "rhythm_time_map", "rhythm_windows",
            "denormalise", "fold", "unfold", "NORMALISATIONS"]
 
 NORMALISATIONS = ("none", "median", "zscore", "minmax")
+MIN_RPEAK_SECONDS = 1.0
 
 
 def fixed_windows(x: np.ndarray, length: int, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +29,9 @@ def fixed_windows(x: np.ndarray, length: int, hop: int | None = None) -> tuple[n
     if length < 1 or hop < 1:
         raise ValueError(f"length and hop must be positive, got {length}, {hop}")
     if x.shape[1] < length:
-        raise ValueError(f"signal of {x.shape[1]} samples is shorter than one window of {length}")
+        hint = (f"; shape {x.shape} looks like (T, C): transpose it to (C, T)"
+                if x.shape[0] > x.shape[1] else "")
+        raise ValueError(f"signal of {x.shape[1]} samples is shorter than one window of {length}{hint}")
     starts = np.arange(0, x.shape[1] - length + 1, hop)
     idx = starts[:, None] + np.arange(length)[None]
     return np.ascontiguousarray(np.moveaxis(x[:, idx], 1, 0)), starts
@@ -108,17 +111,24 @@ def detect_rpeaks(x: np.ndarray, fs: float, method: Literal["neurokit", "xqrs"] 
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"detect_rpeaks takes one lead (T,), got shape {x.shape}")
+    if method not in ("neurokit", "xqrs"):
+        raise ValueError(f"unknown R-peak detector '{method}'; valid: neurokit, xqrs")
+    # both detectors smooth and filter over windows of up to ~0.8 s and fail obscurely on shorter input
+    min_len = int(np.ceil(MIN_RPEAK_SECONDS * fs))
+    if len(x) < min_len:
+        raise ValueError(f"detect_rpeaks needs at least {MIN_RPEAK_SECONDS:g} s of signal ({min_len} samples at "
+                         f"{fs:g} Hz), got {len(x)} samples")
     if method == "neurokit":
         import neurokit2 as nk
         clean = nk.ecg_clean(x, sampling_rate=fs)
         _, info = nk.ecg_peaks(clean, sampling_rate=fs)
         return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
-    if method == "xqrs":
-        import wfdb.processing as wp
-        qrs = wp.xqrs_detect(x, fs=fs, verbose=False)
-        return np.asarray(wp.correct_peaks(x, qrs, search_radius=int(0.1 * fs), smooth_window_size=int(0.15 * fs),
-                                           peak_dir="compare"), dtype=np.int64)
-    raise ValueError(f"unknown R-peak detector '{method}'; valid: neurokit, xqrs")
+    import wfdb.processing as wp
+    qrs = wp.xqrs_detect(x, fs=fs, verbose=False)
+    if len(qrs) == 0:                          # correct_peaks indexes with the empty (float) array and fails
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(wp.correct_peaks(x, qrs, search_radius=int(0.1 * fs), smooth_window_size=int(0.15 * fs),
+                                       peak_dir="compare"), dtype=np.int64)
 
 
 def normalise(w: np.ndarray, mode: str = "median", scale: float = 1.0) -> tuple[np.ndarray, dict]:

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from diffsci_biosignal.data import BiosignalData, NoisyBeats, SyntheticNoisyBeats, make_dataset, noisy_condition
-from diffsci_biosignal.io import write_csv
+from diffsci_biosignal.io import write_csv, write_npy
 from diffsci_biosignal.noise import snr_db
 from diffsci_biosignal.windows import unfold
 
@@ -54,6 +54,23 @@ def test_files_dataset_windows(tmp_path):
         make_dataset(BiosignalData(kind="files"), "train")
     with pytest.raises(ValueError, match="unknown split"):
         make_dataset(BiosignalData(kind="files", files=["x"]), "dev")
+
+
+def test_files_dataset_reads_time_by_channel_arrays_and_names_the_file(tmp_path):
+    x = np.sin(np.linspace(0, 60, 2000))[:, None].repeat(2, 1).astype(np.float32)     # (T, C)
+    np.save(tmp_path / "tc.npy", x)
+    (tmp_path / "tc.npy.json").write_text('{"fs": 200.0}')
+    with pytest.warns(UserWarning, match="transposing"):
+        ds = make_dataset(BiosignalData(kind="files", files=[str(tmp_path / "tc.npy")], fs=100.0, length=50))
+    assert len(ds) == 20                                                              # 2000 samples, not 2
+    write_npy(tmp_path / "short.npy", x[:100].T, {"fs": 200.0})
+    with pytest.raises(ValueError, match=r"short.npy: signal of 50 samples is shorter than one window of 384"):
+        make_dataset(BiosignalData(kind="files", files=[str(tmp_path / "short.npy")], fs=100.0))
+    write_npy(tmp_path / "odd.npy", x.T, {"fs": 200.0001})
+    with pytest.raises(ValueError, match=r"odd.npy: cannot resample 200.0001 -> 100"):
+        make_dataset(BiosignalData(kind="files", files=[str(tmp_path / "odd.npy")], fs=100.0, length=50))
+    with pytest.raises(ValueError, match=r"odd.npy: data.params.lead is 2 but the file has 2 channels"):
+        make_dataset(BiosignalData(kind="files", files=[str(tmp_path / "odd.npy")], fs=100.0, lead=2))
 
 
 @pytest.mark.data

@@ -1,9 +1,11 @@
 """Harness helpers (exact values) and smoke tests of the three harnesses and the demo on tiny runs."""
 
+import csv
 import json
 
 import numpy as np
 import pytest
+import wfdb
 
 from diffsci.report import Report
 from diffsci_biosignal import domain
@@ -147,8 +149,24 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     assert ("diffusion_recon", "N_vs_V", "auroc") in rows and ("pca", "N_vs_all", "ap") in rows
     assert ("diffusion_nll_rn", "N_vs_all", "auroc") in rows
     assert ("diffusion_recon_rr_fisher", "N_vs_all", "auroc") in rows and ("template_rr_fisher", "N_vs_V", "ap") in rows
-    assert (tmp_path / "anomaly" / "scores.csv").exists()
     assert rep["split"] == "test" and "201" in rep["train_records"]
+    # scores.csv names each beat by its R peak in the record's own samples (the .atr sample) and at 120 Hz
+    with open(tmp_path / "anomaly" / "scores.csv") as f:
+        beats = list(csv.DictReader(f))
+    assert {"sample_record", "sample_120hz", "time_s"} <= set(beats[0]) and "sample" not in beats[0]
+    s_rec = np.array([int(r["sample_record"]) for r in beats])
+    s_120 = np.array([int(r["sample_120hz"]) for r in beats])
+    np.testing.assert_array_equal(s_120, np.round(s_rec / 3))                     # MIT-BIH: 360 Hz
+    for rec in {r["record"] for r in beats}:
+        atr = wfdb.rdann(str(mitdb_root / rec), "atr").sample
+        assert set(s_rec[[r["record"] == rec for r in beats]]) <= set(atr.tolist())
+    # the time-point maps of the same beats, in the same order, as arrays
+    maps = np.load(tmp_path / "anomaly" / "maps.npz")
+    assert maps["map"].shape == maps["reconstruction"].shape == maps["window"].shape == (len(beats), 384)
+    np.testing.assert_array_equal(maps["sample_record"], s_rec)
+    assert maps["record"].tolist() == [r["record"] for r in beats] and float(maps["fs"]) == 120.0
+    np.testing.assert_allclose(maps["map"][:, 192 - 36:192 + 36].mean(1), [float(r["diffusion_recon"]) for r in beats],
+                               rtol=1e-4)
     # the cross-database check: the same scores on QTDB excerpts of other patients, subsampled as the test beats
     assert ("diffusion_recon_rr", "qtdb_N_vs_all", "auroc") in rows and ("rr_prematurity", "qtdb_N_vs_S", "auroc") in rows
     assert ("diffusion_recon_rr_rn", "qtdb_N_vs_all", "auroc") in rows and \
@@ -156,6 +174,7 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     ext = rep["external"]["counts"]
     assert ext["N"] == 20 and min(ext["S"], ext["V"], ext["F"]) == 10         # every class kept (subsample_beats)
     assert len((tmp_path / "anomaly" / "scores_qtdb.csv").read_text().splitlines()) == sum(ext.values()) + 1
+    assert np.load(tmp_path / "anomaly" / "maps_qtdb.npz")["map"].shape == (sum(ext.values()), 384)
     # the validation split scores two training records with a prior that never saw them
     args = _args(tmp_path / "val", "anomaly", ["--data", str(mitdb_root.parent), "--max-normal", "10",
                                                "--max-abnormal", "10", "--train-steps", "2", "--scores", "recon",

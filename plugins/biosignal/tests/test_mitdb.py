@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from diffsci_biosignal.mitdb import (BBB_RECORDS, DS1_RECORDS, DS2_RECORDS, EXTERNAL_QTDB_RECORDS, VALIDATION_RECORDS,
-                                    BeatSet, harness_split, load_record_beats, mitdb_records, record_split,
-                                    stratified_subset, windowed_median)
+                                    BeatSet, harness_split, load_record_beats, mitdb_records, record_beats,
+                                    record_split, stratified_subset, windowed_median)
 
 
 def test_split_is_by_record_and_alternating():
@@ -96,6 +96,36 @@ def test_record_106_beats(mitdb_root):
     assert np.abs(np.diff(b.rr_average)).mean() < np.abs(np.diff(b.rr_local)).mean()
     sub = b.subset(np.arange(10, 20))
     np.testing.assert_array_equal(BeatSet.cat([sub, sub]).rr_average, np.tile(b.rr_average[10:20], 2))
+    np.testing.assert_array_equal(BeatSet.cat([sub, sub]).sample_record, np.tile(b.sample_record[10:20], 2))
+    # every beat keeps its annotated R peak in the record's samples (360 Hz) beside the 120 Hz one
+    import wfdb
+    ann = wfdb.rdann(str(mitdb_root / "106"), "atr")
+    assert set(b.sample_record.tolist()) <= set(ann.sample.tolist())
+    assert (b.sample_record[0], b.sample[0]) == (724, 241)                # the first beat whose window fits
+    np.testing.assert_array_equal(b.sample, np.round(b.sample_record * 120 / 360))
+
+
+def test_record_beats_of_an_array_match_the_windows_by_hand():
+    fs_in, t = 250.0, np.arange(5000)
+    sig = np.sin(2 * np.pi * 1.1 * t / fs_in) + 0.01 * t / fs_in
+    r = np.array([50, 400, 1000, 2500, 4900])
+    b = record_beats(sig, fs_in, r, np.array([0, 0, 2, 0, 0]), "x", fs=100.0, before_s=1.0, after_s=1.0,
+                     highpass_hz=None)
+    # the windows at 100 Hz: [c - 100, c + 100) with c = round(r * 100 / 250); beats 50 and 4900 do not fit
+    np.testing.assert_array_equal(b.sample_record, [400, 1000, 2500])
+    np.testing.assert_array_equal(b.sample, [160, 400, 1000])
+    assert b.label.tolist() == [0, 2, 0] and b.record.tolist() == ["x"] * 3 and b.x.shape == (3, 1, 200)
+    from diffsci_biosignal.resample import resample
+    s100 = resample(sig, fs_in, 100.0)
+    for w, c in zip(b.x[:, 0], b.sample):
+        ref = s100[c - 100:c + 100]
+        np.testing.assert_allclose(w, ref - np.median(ref), atol=1e-6)
+    # RR from the record's samples, in s: 400 -> 1000 is 2.4 s
+    assert b.rr_prev[1] == pytest.approx(600 / fs_in)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        record_beats(sig, fs_in, r[::-1], record="x")
+    with pytest.raises(ValueError, match="3 labels for 5 R peaks"):
+        record_beats(sig, fs_in, r, np.zeros(3), record="x")
 
 
 def test_rhythm_normalised_beats_of_record_106(mitdb_root):

@@ -34,6 +34,34 @@ def test_peak_to_peak_rule():
     np.testing.assert_allclose(np.ptp(scaled, -1), ratio * np.ptp(beats, -1))
 
 
+@pytest.mark.parametrize("n", [5, 2])                             # n == 2 == leads: no silent per-lead pairing
+def test_one_target_per_beat_of_a_multi_lead_batch(n):
+    rng = np.random.default_rng(0)
+    x, noise = rng.standard_normal((n, 2, 512)), rng.standard_normal((n, 2, 512))
+    target = np.linspace(0.0, 10.0, n)
+    scaled = scale_to_snr(x, noise, target)
+    measured = 10 * np.log10(np.sum(x ** 2, -1) / np.sum(scaled ** 2, -1))       # the definition, per lead
+    np.testing.assert_allclose(measured, np.repeat(target[:, None], 2, 1), atol=1e-9)
+    ratio = np.linspace(0.2, 1.99, n)
+    ptp = scale_peak_to_peak(x, noise, ratio)
+    np.testing.assert_allclose(np.ptp(ptp, -1), ratio[:, None] * np.ptp(x, -1))
+    per_lead = scale_to_snr(x, noise, np.full((n, 2), 3.0))                          # (N, C): one per lead
+    np.testing.assert_allclose(snr_db(x, per_lead), 3.0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"snr of shape \(3,\) does not match"):
+        scale_to_snr(x, noise, np.zeros(3))
+
+
+def test_powerline_at_or_above_nyquist_is_an_error_and_gaussian_is_unit_std():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="50 Hz needs fs > 100 Hz"):
+        synthetic_noise("powerline50", 1000, 100.0, rng)
+    with pytest.raises(ValueError, match="60 Hz needs fs > 120 Hz"):
+        synthetic_noise("powerline60", 1000, 100.0, rng)
+    assert synthetic_noise("powerline50", 1000, 110.0, rng).std() == pytest.approx(1.0)
+    for seed in range(3):
+        assert synthetic_noise("gaussian", 512, FS, np.random.default_rng(seed)).std() == pytest.approx(1.0, abs=1e-12)
+
+
 def _band_fraction(x, lo, hi):
     f, p = welch(x, fs=FS, nperseg=4096)
     return p[(f >= lo) & (f <= hi)].sum() / p.sum()

@@ -42,6 +42,8 @@ def test_fixed_and_beat_windows():
     np.testing.assert_array_equal(w[0, 1], -np.arange(5, 10))
     with pytest.raises(ValueError, match="shorter than one window"):
         fixed_windows(x, 50)
+    with pytest.raises(ValueError, match=r"shape \(1000, 2\) looks like \(T, C\): transpose it"):
+        fixed_windows(np.zeros((1000, 2)), 256)
 
 
 def test_rhythm_time_map_sends_the_usual_rr_to_the_reference():
@@ -105,6 +107,15 @@ def test_rpeak_detector_finds_simulated_beats():
     assert 9 <= len(r) <= 11                                  # 60 bpm for 10 s
     rr = np.diff(r) / fs
     assert np.allclose(rr, 1.0, atol=0.05)
+
+
+@pytest.mark.parametrize("method", ["neurokit", "xqrs"])
+def test_rpeak_detector_errors_and_empty_results(method):
+    x = np.random.default_rng(0).standard_normal(50)
+    with pytest.raises(ValueError, match=r"at least 1 s of signal \(250 samples at 250 Hz\), got 50"):
+        detect_rpeaks(x, 250, method)
+    r = detect_rpeaks(np.zeros(4000), 2000, method)                  # a flat line: no beats, not a crash
+    assert r.dtype == np.int64 and len(r) == 0
 
 
 def test_fold_is_an_orthogonal_permutation_for_numpy_and_torch():

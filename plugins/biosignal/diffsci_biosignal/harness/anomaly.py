@@ -64,8 +64,9 @@ from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet,
 from ..windows import fold, unfold
 from .common import ecg_root, experiment, in_run_folder, parse_list, say, set_threads, train_or_load
 
-__all__ = ["run", "add_args", "subsample_beats", "record_normalise", "record_fisher", "detection_rows",
-           "prematurity", "fast_auroc", "fast_average_precision", "VALIDATION_RECORDS"]
+__all__ = ["run", "add_args", "diffusion_recon_scores", "write_scores", "write_maps", "subsample_beats",
+           "record_normalise", "record_fisher", "detection_rows", "prematurity", "fast_auroc", "fast_average_precision",
+           "VALIDATION_RECORDS"]
 
 SCORES = ("recon", "elbo", "nll")
 RECON_SIGMAS = (2.5,)
@@ -243,15 +244,33 @@ def _all_detection_rows(report: Report, scores: dict[str, np.ndarray], beats: Be
     return out
 
 
-def _write_scores(path: Path, beats: BeatSet, scores: dict[str, np.ndarray]) -> None:
-    """One row per beat: record, R-peak sample, AAMI class, then every score."""
+def write_scores(path: Path, beats: BeatSet, scores: dict[str, np.ndarray]) -> None:
+    """One row per beat: record, the R peak in the record's own samples (``sample_record``, the .atr sample) and
+    at the windows' rate (``sample_120hz`` for 120 Hz windows), its time in s, AAMI class (empty where unknown),
+    then every score."""
+    rate = f"sample_{beats.fs:g}hz"
+    t = beats.sample / beats.fs                                    # R-peak time in s
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         names = list(scores)
-        w.writerow(["record", "sample", "aami"] + names)
+        w.writerow(["record", "sample_record", rate, "time_s", "aami"] + names)
         for i in range(len(beats)):
-            w.writerow([beats.record[i], int(beats.sample[i]), AAMI_CLASSES[beats.label[i]]]
+            w.writerow([beats.record[i], int(beats.sample_record[i]), int(beats.sample[i]), f"{t[i]:.4f}",
+                        AAMI_CLASSES[beats.label[i]] if beats.label[i] >= 0 else ""]
                        + [f"{scores[m][i]:.6g}" for m in names])
+
+
+def write_maps(path: Path, beats: BeatSet, maps: np.ndarray, recon: np.ndarray) -> None:
+    """The time-point anomaly maps as arrays, one row per beat in the order of the scores CSV
+    (``np.load(path)``): ``map`` (N, L) the squared residual of the one-step reconstructions in mV^2,
+    ``reconstruction`` (N, L) their mean, ``window`` (N, L) the beat window (mV, median removed), ``t`` (L,) the
+    window's time axis in s from the R peak (rhythm-normalised time for rhythm windows), ``record``,
+    ``sample_record``, ``sample_<fs>hz`` and ``fs``."""
+    length = beats.x.shape[-1]
+    np.savez_compressed(path, map=np.asarray(maps, np.float32), reconstruction=np.asarray(recon, np.float32),
+                        window=beats.x[:, 0].astype(np.float32), t=(np.arange(length) - length // 2) / beats.fs,
+                        record=np.asarray(beats.record, dtype=str), sample_record=beats.sample_record,
+                        **{f"sample_{beats.fs:g}hz": beats.sample}, fs=np.float64(beats.fs))
 
 
 def _pca_scores(train_x: np.ndarray, test_x: np.ndarray, k: int = 16, seed: int = 0) -> np.ndarray:
@@ -297,20 +316,37 @@ def _shape_rhythm_scores(test: BeatSet, normal: BeatSet, den, k: int, diffusion:
     if not diffusion:
         return scores, seconds, None, None
     t0 = time.perf_counter()
-    xt = torch.as_tensor(fold(test.x, k))
+    recon_scores, maps, recon = diffusion_recon_scores(den, test, k, batch=args.batch, device=device, generator=gen)
+    scores.update(recon_scores)
+    seconds["diffusion_recon"] = time.perf_counter() - t0
+    return scores, seconds, maps, recon
+
+
+def diffusion_recon_scores(den, beats: BeatSet, k: int, *, batch: int = 256, device: str | torch.device = "cpu",
+                           generator: torch.Generator | None = None, progress: bool = False
+                           ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The prior's reconstruction scores of ``beats`` (windows folded by ``k`` for the model):
+    ``diffusion_recon`` (one-step residual at :data:`RECON_SIGMAS`, :data:`RECON_REPEATS` draws, over the beat
+    +-:data:`BEAT_HALF_WIDTH_S`), ``diffusion_recon_rr`` (+ :data:`RR_WEIGHT` log prematurity) and
+    ``diffusion_recon_rr_fisher`` (per-record conformal p-values combined); also the time-point maps (N, L) and
+    the mean reconstructions (N, L) in mV."""
+    from tqdm.auto import tqdm
+    length = beats.x.shape[-1]
+    half = int(round(BEAT_HALF_WIDTH_S * beats.fs))
+    beat = slice(length // 2 - half, length // 2 + half)
+    xt = torch.as_tensor(fold(beats.x, k))
     mparts, rparts = [], []
-    for lo in range(0, len(xt), args.batch):
-        r = reconstruction_maps(den, xt[lo:lo + args.batch].to(device), sigmas=RECON_SIGMAS,
-                                repeats=RECON_REPEATS, generator=gen)
+    for lo in tqdm(range(0, len(xt), batch), desc="scoring beats", unit="batch", disable=not progress):
+        r = reconstruction_maps(den, xt[lo:lo + batch].to(device), sigmas=RECON_SIGMAS,
+                                repeats=RECON_REPEATS, generator=generator)
         mparts.append(unfold(r.map.cpu(), k))
         rparts.append(unfold(r.reconstruction.cpu(), k))
     maps, recon = torch.cat(mparts).numpy()[:, 0], torch.cat(rparts).numpy()[:, 0]
-    scores["diffusion_recon"] = maps[:, beat].mean(1).astype(np.float64)
-    scores["diffusion_recon_rr"] = np.log(scores["diffusion_recon"]) + RR_WEIGHT * np.log(scores["rr_prematurity"])
-    scores["diffusion_recon_rr_fisher"] = record_fisher([scores["diffusion_recon"], scores["rr_prematurity"]],
-                                                        test.record)
-    seconds["diffusion_recon"] = time.perf_counter() - t0
-    return scores, seconds, maps, recon
+    rr = prematurity(beats.rr_local, beats.rr_prev, beats.rr_average)
+    scores = {"diffusion_recon": maps[:, beat].mean(1).astype(np.float64)}
+    scores["diffusion_recon_rr"] = np.log(scores["diffusion_recon"]) + RR_WEIGHT * np.log(rr)
+    scores["diffusion_recon_rr_fisher"] = record_fisher([scores["diffusion_recon"], rr], beats.record)
+    return scores, maps, recon
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -390,7 +426,9 @@ def run(args: argparse.Namespace) -> dict:
     full = {m: (np.full(len(test), np.nan) if m == "diffusion_nll" else v) for m, v in scores.items()}
     if nll_idx is not None and "diffusion_nll" in scores:
         full["diffusion_nll"][nll_idx] = scores["diffusion_nll"]
-    _write_scores(out / "scores.csv", test, full)
+    write_scores(out / "scores.csv", test, full)
+    if maps is not None:
+        write_maps(out / "maps.npz", test, maps, recon)
 
     external = None
     qtdb = ecg_root(args.data) / "qtdb"
@@ -398,11 +436,14 @@ def run(args: argparse.Namespace) -> dict:
         ext_all = load_beats(qtdb, list(EXTERNAL_QTDB_RECORDS), **kw)
         ext = ext_all.subset(subsample_beats(ext_all.label, max_normal, max_abnormal))
         say(f"cross-database check: scoring {len(ext)} beats of {len(EXTERNAL_QTDB_RECORDS)} QTDB excerpts {ext.counts()}")
-        ext_scores, ext_seconds, _, _ = _shape_rhythm_scores(ext, normal, den, k, "recon" in kinds, args, device, gen)
+        ext_scores, ext_seconds, ext_maps, ext_recon = _shape_rhythm_scores(ext, normal, den, k, "recon" in kinds,
+                                                                             args, device, gen)
         external = {"data": str(qtdb), "records": list(EXTERNAL_QTDB_RECORDS), "counts": ext.counts(),
                     "counts_all": ext_all.counts(), "score_seconds": ext_seconds,
                     "results": _all_detection_rows(report, ext_scores, ext, rng, prefix="qtdb_")}
-        _write_scores(out / "scores_qtdb.csv", ext, ext_scores)
+        write_scores(out / "scores_qtdb.csv", ext, ext_scores)
+        if ext_maps is not None:
+            write_maps(out / "maps_qtdb.npz", ext, ext_maps, ext_recon)
 
     report.extra.update({"split": args.split, "train_records": train_recs, "test_records": test_recs,
                          "rhythm_ref_s": kw["rhythm_ref_s"],
@@ -425,7 +466,9 @@ def run(args: argparse.Namespace) -> dict:
         "*_rn scores are normalised within each test record by its median and MAD (unsupervised).",
         "Cross-database check (settings qtdb_*): QTDB excerpts of MIT-BIH DS2 and Supraventricular Arrhythmia "
         "Database patients, scored by the same prior (SVDB lead 0 is not necessarily MLII).",
-        "scores.csv holds every scored beat's scores; the figure shows each class's median-score beat with "
-        "its time-point map (recon residual).",
+        "scores.csv holds every scored beat's scores, its R peak in the record's samples (sample_record, as in "
+        "the .atr) and at the windows' rate (sample_120hz); maps.npz holds every scored beat's time-point map "
+        "(recon residual), reconstruction and window in the same order; the figure shows each class's "
+        "median-score beat with its map.",
     ] + (["--quick: a small prior trained briefly and a subset of beats; not the benchmark result."] if quick else [])
     return report.write(out)
