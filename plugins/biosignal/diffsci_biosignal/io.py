@@ -33,7 +33,9 @@ __all__ = ["read_wfdb", "write_wfdb", "read_annotations", "read_csv", "write_csv
            "write_hdf5", "read_npy", "write_npy", "READERS", "WRITERS", "as_channels_first"]
 
 # multiply by these to get mV (keys lower-case; both the micro sign U+00B5 and the Greek mu U+03BC occur)
-_TO_MV = {"uv": 1e-3, "\u00b5v": 1e-3, "\u03bcv": 1e-3, "mv": 1.0, "v": 1e3}
+#: voltage unit (lower case) -> factor to mV, the plugin's unit
+TO_MV = {"mv": 1.0, "millivolt": 1.0, "millivolts": 1.0, "uv": 1e-3, "\u00b5v": 1e-3, "\u03bcv": 1e-3,
+         "microvolt": 1e-3, "microvolts": 1e-3, "v": 1e3, "volt": 1e3, "volts": 1e3}
 
 
 def as_channels_first(array: np.ndarray, source: str, transpose: bool = False, batch: bool = False) -> np.ndarray:
@@ -68,13 +70,13 @@ def _to_millivolts(x: np.ndarray, names: list[str], units: list[str], source: st
     x = np.array(x, dtype=np.float32)                       # a copy: scaled in place below
     for i, u in enumerate(units):
         key = (u or "mV").strip().lower()
-        if key not in _TO_MV:
+        if key not in TO_MV:
             unknown.append(f"{names[i]} ({u})")
             continue
         out[i] = "mV"
-        if _TO_MV[key] != 1.0:
-            x[i] *= np.float32(_TO_MV[key])
-            converted[names[i]] = {"from": u, "scale": _TO_MV[key]}
+        if TO_MV[key] != 1.0:
+            x[i] *= np.float32(TO_MV[key])
+            converted[names[i]] = {"from": u, "scale": TO_MV[key]}
     if unknown:
         warnings.warn(f"{source}: channels {', '.join(unknown)} are not in a voltage unit this reader converts "
                       "(uV, µV, mV, V); kept in their own units", stacklevel=3)

@@ -39,7 +39,7 @@ import torch
 from diffsci import Cond
 
 from .data import BiosignalData, noisy_condition
-from .io import READERS, WRITERS
+from .io import READERS, TO_MV, WRITERS
 from .mitdb import BeatSet, record_beats
 from .resample import rational_factor, resample
 from .windows import fixed_windows, fold, unfold
@@ -50,10 +50,6 @@ __all__ = ["ModelWindow", "model_window", "overlap_windows", "overlap_add", "res
 
 #: models trained on the QTDB benchmark beats run at its rate; the others at ``data.params.fs``
 _QTDB_FS = 360.0
-#: physical units of a lead -> factor to mV (the models' unit)
-_TO_MV = {"mv": 1.0, "millivolt": 1.0, "millivolts": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3,
-          "microvolts": 1e-3, "v": 1e3, "volt": 1e3, "volts": 1e3}
-
 
 @dataclass(frozen=True)
 class ModelWindow:
@@ -372,7 +368,7 @@ def read_record(path: str | Path):
     units = list(loaded.meta.get("units") or ["mV"] * loaded.array.shape[0])
     factors = []
     for i, u in enumerate(units):
-        f = _TO_MV.get(str(u).strip().lower())
+        f = TO_MV.get(str(u).strip().lower())
         if f is None:
             names = loaded.meta.get("sig_name") or []
             raise ValueError(f"{path}: lead {i} ({names[i] if i < len(names) else '?'}) is in '{u}', not a voltage "
