@@ -460,22 +460,28 @@ def _plot_record(path: Path, raw: np.ndarray, est: np.ndarray, fs: float, names:
     plt.close(fig)
 
 
-def run_denoise(args: argparse.Namespace) -> dict:
-    """Denoise one record lead by lead with a trained biosignal model; writes it in the input's format."""
-    from diffsci.report import Report
+def _start(args: argparse.Namespace):
+    """What both record tasks begin with: threads, device, the output folder, the record read (in mV factors)."""
     from diffsci.utils import resolve_device
 
-    from .harness.common import say, set_threads
-    from .harness.denoising import QUICK, sampling_setup
-
+    from .harness.common import set_threads
     set_threads()
-    t0 = time.perf_counter()
-    device = resolve_device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     src = Path(args.record)
     loaded, suffix, to_mv = read_record(src)
-    fs = float(loaded.meta["fs"])
+    return resolve_device(args.device), out, src, loaded, suffix, to_mv, float(loaded.meta["fs"])
+
+
+def run_denoise(args: argparse.Namespace) -> dict:
+    """Denoise one record lead by lead with a trained biosignal model; writes it in the input's format."""
+    from diffsci.report import Report
+
+    from .harness.common import say
+    from .harness.denoising import QUICK, sampling_setup
+
+    t0 = time.perf_counter()
+    device, out, src, loaded, suffix, to_mv, fs = _start(args)
     ck = resolve_checkpoint(args.checkpoint, "denoise_*",
                             prefer=((f"denoise_{args.noise}",) if args.noise else ()) + ("denoise_mixed",))
     den, cfg = _load(ck, device)
@@ -536,23 +542,16 @@ def run_denoise(args: argparse.Namespace) -> dict:
 def run_score(args: argparse.Namespace) -> dict:
     """Score every beat of one record with the anomaly harness's prior; writes scores.csv and maps.npz."""
     from diffsci.report import Report
-    from diffsci.utils import resolve_device
 
     from .aami import aami_labels
     from .figures import plot_anomaly_examples
     from .harness.anomaly import write_maps, write_scores
-    from .harness.common import say, set_threads
+    from .harness.common import say
     from .io import read_annotations
     from .windows import detect_rpeaks
 
-    set_threads()
     t0 = time.perf_counter()
-    device = resolve_device(args.device)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    src = Path(args.record)
-    loaded, suffix, to_mv = read_record(src)
-    fs = float(loaded.meta["fs"])
+    device, out, src, loaded, suffix, to_mv, fs = _start(args)
     if not 0 <= args.lead < loaded.array.shape[0]:
         raise ValueError(f"{src}: --lead {args.lead}, the record has {loaded.array.shape[0]} lead(s)")
     x = loaded.array[args.lead].astype(np.float64) * to_mv[args.lead, 0]
