@@ -407,7 +407,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
 
     # 2b. the floor of the matched rows: what the same comparison reads for a generator with no error at all
     floor, floor_note = None, "real_matched: not computed (no matched rows, or --floor-draws 0)."
-    draws = getattr(args, "floor_draws", 20)
+    draws = args.floor_draws                      # every caller parses the harness options (demo.harness_args too)
     if matched and draws > 0 and min(train_region.shape) < size:
         floor_note = (f"real_matched: not computed, {setting} cubes do not fit in the training slab "
                       f"{tuple(train_region.shape)}.")
