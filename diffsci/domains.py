@@ -65,7 +65,9 @@ class Domain:
             back (e.g. a pore mask coded 0/255); means and std maps stay in model units.
         operators: name -> factory of the domain's measurement operators.
         metrics: name -> ``(estimate, reference) -> float`` (or per-sample array).
-        harnesses: task name -> Harness.
+        harnesses: task name -> Harness. A harness may set ``without_options = ("data", "quick")`` (or either)
+            when it takes no such option (a task that reads a checkpoint, not a data set): the CLI then
+            refuses the flag instead of ignoring it, and the namespace holds the default (None / False).
         demo: ``(out_dir, device, quick) -> dict`` runs the embedded default end to end.
         configs: name -> path of a ready YAML experiment.
         add_harness_args: optional ``(task, parser) -> None`` to add task-specific CLI options.

@@ -19,9 +19,16 @@ def register(sub) -> None:
 def harness_parser(domain, task: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"diffsci evaluate {domain.name} {task}",
                                 description=(domain.harnesses[task].__doc__ or "").strip().split("\n")[0])
-    p.add_argument("--data", default=None, help="data folder or file (default: the domain's documented default)")
+    without = set(getattr(domain.harnesses[task], "without_options", ()))
+    if "data" in without:                   # the task reads a checkpoint or a record: refuse --data, don't ignore it
+        p.set_defaults(data=None)
+    else:
+        p.add_argument("--data", default=None, help="data folder or file (default: the domain's documented default)")
     p.add_argument("--out", required=True, help="output folder for report.json, report.md and figures")
-    p.add_argument("--quick", action="store_true", help="small model and few steps: finishes in minutes on CPU")
+    if "quick" in without:
+        p.set_defaults(quick=False)
+    else:
+        p.add_argument("--quick", action="store_true", help="small model and few steps: finishes in minutes on CPU")
     p.add_argument("--seed", type=int, default=0)
     add_device_arg(p)
     if domain.add_harness_args is not None:

@@ -9,7 +9,8 @@ units (mV for ECG) and whose ``meta`` holds what a writer needs to write it back
   ``{"extension": "atr", "sample": int array, "symbol": list[str]}``,
 - ``adc_gain``/``baseline``/``fmt`` (WFDB only): kept so that a record read and written back keeps
   its digital values,
-- ``converted_units`` (WFDB, EDF, CSV with a units row), only when a channel was converted:
+- ``converted_units`` (every reader; CSV with a units row, HDF5 ``units`` attribute, .npy sidecar), only
+  when a channel was converted:
   ``{channel: {"from": "uV", "scale": 0.001}}``. Voltages in uV/µV/mV/V become mV; other units are kept
   with a warning.
 
@@ -61,7 +62,7 @@ def as_channels_first(array: np.ndarray, source: str, transpose: bool = False, b
 
 
 def _to_millivolts(x: np.ndarray, names: list[str], units: list[str], source: str) -> tuple[np.ndarray, list, dict]:
-    """Scale the voltage channels of (C, T) ``x`` to mV; returns (x, units, {channel: {"from", "scale"}}).
+    """Scale the voltage channels of (C, T) or (N, C, T) ``x`` to mV; returns (x, units, {channel: {"from", "scale"}}).
 
     Units other than uV/µV/mV/V (case-insensitive) are kept as they are, with a warning; an empty unit is
     taken as mV (EDF and CSV files often leave it blank).
@@ -75,7 +76,7 @@ def _to_millivolts(x: np.ndarray, names: list[str], units: list[str], source: st
             continue
         out[i] = "mV"
         if TO_MV[key] != 1.0:
-            x[i] *= np.float32(TO_MV[key])
+            x[..., i, :] *= np.float32(TO_MV[key])
             converted[names[i]] = {"from": u, "scale": TO_MV[key]}
     if unknown:
         warnings.warn(f"{source}: channels {', '.join(unknown)} are not in a voltage unit this reader converts "
@@ -541,9 +542,20 @@ def read_hdf5(path: str | Path, key: str | None = None) -> Loaded:
     x = as_channels_first(x, f"{path}:{key}", transpose=True, batch=True)
     c = x.shape[-2]
     meta = {"fs": float(attrs["fs"]) if "fs" in attrs else None,
-            "sig_name": _str_list(attrs.get("sig_name"), [f"ch{i}" for i in range(c)]),
-            "units": _str_list(attrs.get("units"), ["mV"] * c), "key": key, "source": str(path)}
+            "sig_name": _str_list(attrs.get("sig_name"), [f"ch{i}" for i in range(c)]), "key": key,
+            "source": str(path)}
+    units = _str_list(attrs.get("units"), ["mV"] * c)
+    _check_per_channel(f"{path}:{key}", c, meta["sig_name"], units)
+    x, meta["units"], converted = _to_millivolts(x, meta["sig_name"], units, f"{path}:{key}")
+    if converted:
+        meta["converted_units"] = converted
     return Loaded(x, meta)
+
+
+def _check_per_channel(source: str, c: int, names: list[str], units: list[str]) -> None:
+    """One name and one unit per channel, or an error naming the file (a sidecar or attribute out of step)."""
+    if len(names) != c or len(units) != c:
+        raise ValueError(f"{source}: {c} channel(s) but {len(names)} sig_name and {len(units)} units entries")
 
 
 def _str_list(v, default: list[str]) -> list[str]:
@@ -600,7 +612,12 @@ def read_npy(path: str | Path) -> Loaded:
             raise ValueError(f"{side}: not valid JSON: {e}") from None
     c = x.shape[-2]
     meta.setdefault("sig_name", [f"ch{i}" for i in range(c)])
-    meta.setdefault("units", ["mV"] * c)
+    units = meta.get("units") or ["mV"] * c
+    units = [units] * c if isinstance(units, str) else [str(u) for u in units]      # "uV" for every channel
+    _check_per_channel(str(side), c, meta["sig_name"], units)
+    x, meta["units"], converted = _to_millivolts(x, meta["sig_name"], units, str(path))
+    if converted:
+        meta["converted_units"] = converted
     return Loaded(x, meta)
 
 

@@ -39,7 +39,7 @@ import torch
 from diffsci import Cond
 
 from .data import BiosignalData, noisy_condition
-from .io import READERS, TO_MV, WRITERS
+from .io import READERS, WRITERS
 from .mitdb import BeatSet, record_beats
 from .resample import rational_factor, resample
 from .windows import fixed_windows, fold, unfold
@@ -350,9 +350,10 @@ def score_record(denoiser, cfg, signal: np.ndarray, fs: float, r_peaks: np.ndarr
 
 # ------------------------------------------------------------------------------------------------- files, CLI
 def read_record(path: str | Path):
-    """Read one record with the plugin's readers (by suffix): (Loaded, suffix, factors to mV per lead).
+    """Read one record with the plugin's readers (by suffix): (Loaded in mV, suffix).
 
-    A batch (N, C, T), a missing sampling rate or a unit that is not a voltage is an error naming the file.
+    The readers convert voltages (uV, V) to mV; a batch (N, C, T), a missing sampling rate or a lead whose unit
+    is not a voltage is an error naming the file.
     """
     path = Path(path)
     name = path.name.lower()
@@ -365,16 +366,12 @@ def read_record(path: str | Path):
     if loaded.meta.get("fs") is None:
         raise ValueError(f"{path}: no sampling rate in the file (CSV: a 'time' column; NumPy: fs in the "
                          f"{path.name}.json sidecar; HDF5: an 'fs' attribute)")
-    units = list(loaded.meta.get("units") or ["mV"] * loaded.array.shape[0])
-    factors = []
-    for i, u in enumerate(units):
-        f = TO_MV.get(str(u).strip().lower())
-        if f is None:
-            names = loaded.meta.get("sig_name") or []
+    names = loaded.meta.get("sig_name") or []
+    for i, u in enumerate(loaded.meta.get("units") or []):
+        if u != "mV":
             raise ValueError(f"{path}: lead {i} ({names[i] if i < len(names) else '?'}) is in '{u}', not a voltage "
                              "(mV, uV, V): the models are trained on ECG in mV")
-        factors.append(f)
-    return loaded, suffix, np.asarray(factors)[:, None]
+    return loaded, suffix
 
 
 def resolve_checkpoint(path: str | Path, pattern: str, prefer: tuple[str, ...] = ()) -> Path:
@@ -461,7 +458,7 @@ def _plot_record(path: Path, raw: np.ndarray, est: np.ndarray, fs: float, names:
 
 
 def _start(args: argparse.Namespace):
-    """What both record tasks begin with: threads, device, the output folder, the record read (in mV factors)."""
+    """What both record tasks begin with: threads, device, the output folder, the record read (in mV)."""
     from diffsci.utils import resolve_device
 
     from .harness.common import set_threads
@@ -469,8 +466,8 @@ def _start(args: argparse.Namespace):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     src = Path(args.record)
-    loaded, suffix, to_mv = read_record(src)
-    return resolve_device(args.device), out, src, loaded, suffix, to_mv, float(loaded.meta["fs"])
+    loaded, suffix = read_record(src)
+    return resolve_device(args.device), out, src, loaded, suffix, float(loaded.meta["fs"])
 
 
 def run_denoise(args: argparse.Namespace) -> dict:
@@ -481,7 +478,7 @@ def run_denoise(args: argparse.Namespace) -> dict:
     from .harness.denoising import QUICK, sampling_setup
 
     t0 = time.perf_counter()
-    device, out, src, loaded, suffix, to_mv, fs = _start(args)
+    device, out, src, loaded, suffix, fs = _start(args)
     ck = resolve_checkpoint(args.checkpoint, "denoise_*",
                             prefer=((f"denoise_{args.noise}",) if args.noise else ()) + ("denoise_mixed",))
     den, cfg = _load(ck, device)
@@ -494,7 +491,7 @@ def run_denoise(args: argparse.Namespace) -> dict:
         sampler, steps = sampling_setup(cfg, quick=bool(args.quick), sampler=args.sampler, steps=args.steps)
     else:
         sampler, steps = args.sampler or "stochastic", int(args.steps or cfg.sampling.steps)
-    x = loaded.array.astype(np.float64) * to_mv
+    x = loaded.array.astype(np.float64)
     names = list(loaded.meta.get("sig_name") or [f"ch{i}" for i in range(x.shape[0])])
     say(f"{src}: {x.shape[0]} lead(s), {x.shape[1] / fs:.1f} s at {fs:g} Hz; model {ck} ({mw.length} samples at "
         f"{mw.fs:g} Hz, fold {mw.fold}); {shots} shots of {steps} {sampler} steps")
@@ -507,7 +504,7 @@ def run_denoise(args: argparse.Namespace) -> dict:
 
     target, out_suffix = _written_path(out, src, suffix, "denoised")
     meta = {k: v for k, v in loaded.meta.items() if k not in ("source", "record_name")}
-    WRITERS[out_suffix](target, (est / to_mv).astype(np.float32), meta)
+    WRITERS[out_suffix](target, est.astype(np.float32), meta)
     _plot_record(out / "denoised.png", x, est, fs, names, args.figure_seconds)
 
     report = Report("biosignal", "denoise-record", data=str(src), device=str(device), quick=bool(args.quick))
@@ -551,10 +548,10 @@ def run_score(args: argparse.Namespace) -> dict:
     from .windows import detect_rpeaks
 
     t0 = time.perf_counter()
-    device, out, src, loaded, suffix, to_mv, fs = _start(args)
+    device, out, src, loaded, suffix, fs = _start(args)
     if not 0 <= args.lead < loaded.array.shape[0]:
         raise ValueError(f"{src}: --lead {args.lead}, the record has {loaded.array.shape[0]} lead(s)")
-    x = loaded.array[args.lead].astype(np.float64) * to_mv[args.lead, 0]
+    x = loaded.array[args.lead].astype(np.float64)
     ann = None
     if suffix == ".hea" and args.annotation.lower() != "none":
         ann = loaded.meta.get("annotations") if args.annotation == "atr" else None
@@ -615,6 +612,9 @@ def _score_task(args: argparse.Namespace) -> dict:
     """Score every beat of one record with the anomaly prior; per-beat scores in the record's samples + maps."""
     return run_score(args)
 
+
+_denoise_task.without_options = ("data",)              # --record names the input; --quick: fewer shots
+_score_task.without_options = ("data", "quick")
 
 #: the tasks of ``diffsci evaluate biosignal`` that apply a trained model to one record
 TASKS = {"denoise-record": _denoise_task, "score-record": _score_task}

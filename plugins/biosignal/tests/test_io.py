@@ -114,6 +114,23 @@ def test_npy_round_trip_with_sidecar(tmp_path, signal):
         read_npy(tmp_path / "obj.npy")
 
 
+def test_hdf5_and_npy_convert_volts_and_microvolts_to_mv(tmp_path, signal):
+    """The units attribute / sidecar is honoured on batches too: lead 0 in uV, lead 1 in V, read back in mV."""
+    batch = np.stack([signal, 2 * signal]) * np.array([1e3, 1e-3], dtype=np.float32)[None, :, None]
+    meta = {**META, "units": ["uV", "V"]}
+    for name, write, read in (("u.h5", write_hdf5, read_hdf5), ("u.npy", write_npy, read_npy)):
+        write(tmp_path / name, batch, meta)
+        back = read(tmp_path / name)
+        np.testing.assert_allclose(back.array, np.stack([signal, 2 * signal]), rtol=1e-5, atol=1e-6)
+        assert back.meta["units"] == ["mV", "mV"]
+        assert back.meta["converted_units"] == {"MLII": {"from": "uV", "scale": 1e-3}, "V5": {"from": "V", "scale": 1e3}}
+    (tmp_path / "u.npy.json").write_text(json.dumps({"fs": 250.0, "units": "uV"}))          # one unit for all leads
+    np.testing.assert_allclose(read_npy(tmp_path / "u.npy").array[0, 1], 1e-6 * signal[1], rtol=1e-5)  # stored 1e-3 x
+    (tmp_path / "u.npy.json").write_text(json.dumps({"fs": 250.0, "units": ["uV"]}))
+    with pytest.raises(ValueError, match=r"u.npy.json: 2 channel\(s\) but 2 sig_name and 1 units"):
+        read_npy(tmp_path / "u.npy")
+
+
 def test_edf_read(tmp_path, signal):
     import pyedflib
     path = tmp_path / "s.edf"

@@ -172,11 +172,13 @@ def test_clear_errors():
 def test_read_record_converts_units_and_refuses_non_voltages(tmp_path):
     x = _record(300, 100.0).astype(np.float32)
     write_csv(tmp_path / "r.csv", x, {"fs": 100.0, "sig_name": ["I", "II"]})
-    loaded, suffix, to_mv = read_record(tmp_path / "r.csv")
-    assert suffix == ".csv" and loaded.array.shape == (2, 300) and to_mv.ravel().tolist() == [1.0, 1.0]
-    np.save(tmp_path / "r.npy", x)
+    loaded, suffix = read_record(tmp_path / "r.csv")
+    assert suffix == ".csv" and loaded.array.shape == (2, 300) and loaded.meta["units"] == ["mV", "mV"]
+    np.save(tmp_path / "r.npy", x * 1e3)
     with pytest.raises(ValueError, match="no sampling rate"):
         read_record(tmp_path / "r.npy")
+    (tmp_path / "r.npy.json").write_text(json.dumps({"fs": 100.0, "units": ["uV", "uV"]}))
+    np.testing.assert_allclose(read_record(tmp_path / "r.npy")[0].array, x, rtol=1e-5, atol=1e-6)   # uV -> mV
     (tmp_path / "r.npy.json").write_text(json.dumps({"fs": 100.0, "units": ["uV", "degC"]}))
     with pytest.raises(ValueError, match=r"lead 1 .* 'degC', not a voltage"):
         read_record(tmp_path / "r.npy")

@@ -80,6 +80,9 @@ def _sample(args):
     return run_sample(args)
 
 
+_sample.without_options = ("data", "quick")        # the checkpoint gives the data's coding and voxel size
+
+
 def _add_harness_args(task, parser) -> None:
     if task == "sample":
         from .sample import add_sample_args
