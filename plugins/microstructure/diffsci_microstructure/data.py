@@ -12,6 +12,12 @@ field of a patch's border voxels knows about the rock outside the patch. A prior
 porosity varies inside a tile, which a scalar condition cannot say; at generation time every tile reads the same
 voxel-wise map (field.py), so neighbouring tiles are never conditioned on different values for one voxel.
 
+With ``condition_box`` set (a box side B, voxels, larger than the patch), the porosity condition of a patch is the
+porosity of the B^d box centred on it (measured on the split region, reflected at its faces) instead of the patch's
+own. A patch conditioned on its own porosity has a pinned mean, so the covariance inside it sums to about zero and
+turns negative near half a patch; conditioned on a larger box, the patch's own porosity is free to vary as the
+rock's does at that scale, and a volume of side B generated at a flat target has the condition's meaning.
+
 Splits are disjoint slabs of the volume along ``split_axis`` (train | val | test, in that order), so that
 held-out sub-volumes never overlap training ones. The Berea defaults keep a 136-voxel test slab, room for
 128^3 sub-volumes (the size on which Mosser et al. 2017 report permeability).
@@ -79,6 +85,8 @@ class MicrostructureData(BaseModel):
     conditions: tuple[Literal["porosity", "specific_surface"], ...] = ("porosity",)
     porosity_field: int | None = Field(None, ge=2, description="box side (voxels) of the local-porosity channel; "
                                        "None: no channel (model.cond_channels must then be 0, else 1)")
+    condition_box: int | None = Field(None, ge=2, description="box side (voxels) over which the porosity "
+                                      "condition is measured, centred on the patch; None: the patch itself")
     split_axis: int = Field(0, ge=0, le=2)
     val_fraction: float = Field(0.08, ge=0, lt=1)
     test_fraction: float = Field(0.34, ge=0, lt=1)
@@ -241,7 +249,8 @@ class SubvolumeDataset(Dataset):
     """
 
     def __init__(self, pore: np.ndarray, patch_size: int, length: int, *, spatial_dims: int = 3,
-                 augment: bool = True, conditions=("porosity",), seed: int = 0, field: np.ndarray | None = None):
+                 augment: bool = True, conditions=("porosity",), seed: int = 0, field: np.ndarray | None = None,
+                 box_porosity: np.ndarray | None = None):
         if pore.ndim not in (2, 3) or spatial_dims > pore.ndim:
             raise ValueError(f"cannot take {spatial_dims}D patches from a volume of shape {pore.shape}")
         if any(s < patch_size for s in pore.shape):
@@ -253,6 +262,9 @@ class SubvolumeDataset(Dataset):
         if field is not None and np.shape(field) != pore.shape:
             raise ValueError(f"a porosity field of shape {np.shape(field)} for a region of shape {pore.shape}")
         self.field = field
+        if box_porosity is not None and np.shape(box_porosity) != pore.shape:
+            raise ValueError(f"a box porosity of shape {np.shape(box_porosity)} for a region of shape {pore.shape}")
+        self.box_porosity = box_porosity
 
     def __len__(self) -> int:
         return self.length
@@ -261,8 +273,9 @@ class SubvolumeDataset(Dataset):
         """The i-th pore patch (bool), after its symmetry."""
         return self._patch(i)[0]
 
-    def _patch(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """The i-th pore patch and its porosity field (None without one), cropped and turned alike."""
+    def _patch(self, i: int) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+        """The i-th pore patch, its porosity field (None without one), cropped and turned alike, and the porosity
+        of the box centred on it (None without ``box_porosity``)."""
         if not 0 <= i < self.length:
             raise IndexError(f"index {i} out of range for a dataset of {self.length}")
         rng = np.random.default_rng([self.seed, i])
@@ -272,13 +285,20 @@ class SubvolumeDataset(Dataset):
             group = symmetries(self.spatial_dims)
             sym = group[int(rng.integers(0, len(group)))]
             out = [None if a is None else apply_symmetry(a, sym) for a in out]
-        return tuple(None if a is None else np.ascontiguousarray(a) for a in out)
+        box = None
+        if self.box_porosity is not None:       # the voxel at the patch's centre (uniform_filter's box is centred)
+            box = float(self.box_porosity[tuple(w if isinstance(w, (int, np.integer))
+                                                else w.start + self.patch_size // 2 for w in where)])
+        return tuple(None if a is None else np.ascontiguousarray(a) for a in out) + (box,)
 
     def __getitem__(self, i: int) -> dict:
-        p, f = self._patch(int(i))
+        p, f, box = self._patch(int(i))
         item = {"x": torch.from_numpy(to_model(p)[None])}
         if self.conditions:
-            item["scalars"] = torch.from_numpy(condition_vector(p, self.conditions))
+            c = condition_vector(p, self.conditions)
+            if box is not None and "porosity" in self.conditions:
+                c[self.conditions.index("porosity")] = porosity_to_scalar(box)
+            item["scalars"] = torch.from_numpy(c)
         if f is not None:
             item["channels"] = torch.from_numpy(porosity_to_scalar(f).astype(np.float32)[None])
         return item
@@ -292,16 +312,17 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
     length = params.samples_per_epoch if split == "train" else params.val_samples
     seed = params.seed + {"train": 0, "val": 1_000_003, "test": 2_000_003}.get(split, 0)
     size = params.patch_size if split == "train" or params.val_patch_size is None else params.val_patch_size
-    field = None if params.porosity_field is None else _field_cached(params, split)
+    field = None if params.porosity_field is None else _local_cached(params, split, params.porosity_field)
+    box = None if params.condition_box is None else _local_cached(params, split, params.condition_box)
     return SubvolumeDataset(region, size, length, spatial_dims=params.spatial_dims,
                             augment=params.augment and split == "train", conditions=params.conditions, seed=seed,
-                            field=field)
+                            field=field, box_porosity=box)
 
 
 @lru_cache(maxsize=4)
-def _field_cached(params: MicrostructureData, split: str) -> np.ndarray:
+def _local_cached(params: MicrostructureData, split: str, box: int) -> np.ndarray:
     """:func:`local_porosity` of a split's region (read-only, cached: every dataset made of one split shares it)."""
-    field = local_porosity(_split_of(params, split), params.porosity_field)
+    field = local_porosity(_split_of(params, split), box)
     field.setflags(write=False)
     return field
 

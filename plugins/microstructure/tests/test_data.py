@@ -117,7 +117,7 @@ def test_field_channel_is_the_logit_local_porosity_of_the_same_crop_and_symmetry
     group = symmetries(3)
     turned = 0
     for i in range(20):
-        p, f = plain._patch(i)
+        p, f, _ = plain._patch(i)
         # locate the crop (random voxels: one place matches) and compare the channel with the region's field
         hits = [(a, b, c) for a in range(35) for b in range(25) for c in range(25)
                 if np.array_equal(pore[a:a + 6, b:b + 6, c:c + 6], p)]
@@ -127,7 +127,7 @@ def test_field_channel_is_the_logit_local_porosity_of_the_same_crop_and_symmetry
         np.testing.assert_allclose(item["channels"][0].numpy(),
                                    porosity_to_scalar(field[a:a + 6, b:b + 6, c:c + 6]), rtol=1e-5, atol=1e-5)
         # the augmented item turns patch and field by one and the same symmetry
-        pa, fa = aug._patch(i)
+        pa, fa, _ = aug._patch(i)
         syms = [s for s in group if np.array_equal(apply_symmetry(p, s), pa)]
         assert any(np.array_equal(apply_symmetry(f, s), fa) for s in syms)
         turned += not np.array_equal(f, fa)
@@ -150,3 +150,37 @@ def test_make_dataset_with_a_porosity_field_feeds_every_split():
         assert float(scalar_to_porosity(item["channels"].numpy()).mean()) == pytest.approx(phi, abs=0.25)
     with pytest.raises(ValidationError, match="porosity_field"):
         MicrostructureData(porosity_field=1)
+
+
+def test_condition_box_gives_the_porosity_of_the_box_centred_on_the_patch():
+    rng = np.random.default_rng(3)
+    pore = rng.random((40, 30, 30)) < np.linspace(0.05, 0.6, 40)[:, None, None]
+    box = local_porosity(pore, 16)
+    plain = SubvolumeDataset(pore, 6, 30, seed=4, augment=False, box_porosity=box, conditions=("porosity",
+                                                                                                 "specific_surface"))
+    aug = SubvolumeDataset(pore, 6, 30, seed=4, box_porosity=box, conditions=("porosity", "specific_surface"))
+    checked = 0
+    for i in range(30):
+        p = plain.patch(i)
+        a, b, c = next((a, b, c) for a in range(35) for b in range(25) for c in range(25)
+                       if np.array_equal(pore[a:a + 6, b:b + 6, c:c + 6], p))
+        ctr = (a + 3, b + 3, c + 3)
+        s = plain[i]["scalars"].numpy()
+        assert s[0] == pytest.approx(porosity_to_scalar(box[ctr]), abs=1e-5)
+        assert s[0] != pytest.approx(porosity_to_scalar(p.mean()), abs=1e-3)     # not the patch's own
+        assert s[1] == pytest.approx(SubvolumeDataset(pore, 6, 30, seed=4, augment=False,
+                                                      conditions=("porosity", "specific_surface"))[i]["scalars"][1])
+        np.testing.assert_allclose(aug[i]["scalars"].numpy(), s, rtol=1e-6)       # a symmetry keeps the box
+        if all(8 <= v < n - 8 for v, n in zip(ctr, pore.shape)):                   # no reflection: by hand
+            assert box[ctr] == pytest.approx(pore[tuple(slice(v - 8, v + 8) for v in ctr)].mean(), abs=1e-6)
+            checked += 1
+    assert checked >= 3
+    with pytest.raises(ValueError, match="box porosity of shape"):
+        SubvolumeDataset(pore, 6, 3, box_porosity=box[1:])
+
+
+def test_make_dataset_reads_condition_box_from_the_params():
+    params = MicrostructureData(source="blobs", blobs_size=40, patch_size=8, samples_per_epoch=4, condition_box=24)
+    ds = make_dataset(params, "train")
+    assert ds.box_porosity is not None and ds.box_porosity.shape == ds.pore.shape
+    assert make_dataset(params.model_copy(update={"condition_box": None}), "train").box_porosity is None
