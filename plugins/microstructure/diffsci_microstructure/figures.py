@@ -129,3 +129,30 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def s2_lag_figure(path: str | Path, by_lag: dict, *, title: str | None = None) -> Path:
+    """(S2_gen - S2_real) / porosity by lag for each generated set, the judged one bold, over the 5-95 % band of a
+    perfect porosity-matched generator when ``by_lag`` has it (the harness's ``report.extra["s2_by_lag"]``)."""
+    plt = _plt()
+    r = np.asarray(by_lag["r"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    if "perfect_p5" in by_lag:
+        ax.fill_between(r, by_lag["perfect_p5"], by_lag["perfect_p95"], color="gray", alpha=0.3,
+                        label="perfect generator, 5-95 %")
+    skip = {"r", "judged", "perfect_p5", "perfect_p95", "judged_outside_band"}
+    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+    for i, name in enumerate(k for k in by_lag if k not in skip):
+        bold = name == by_lag.get("judged")
+        ax.plot(r, by_lag[name], color=palette[i % len(palette)], lw=1.8 if bold else 0.8,
+                label=name + (" (judged)" if bold else ""))
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlabel("lag r (voxels)")
+    ax.set_ylabel("(S2 generated - S2 real) / porosity")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

@@ -17,9 +17,9 @@ from diffsci.utils import resolve_device
 
 from .control import calibrate_porosity
 from .data import MicrostructureData, default_data_path, load_pore_volume, random_subvolumes, split_region
-from .evaluation import PUBLISHED, SCALARS, compare, describe, matched_floor
+from .evaluation import PUBLISHED, SCALARS, compare, describe, matched_floor, s2_lag_difference
 from .field import fluctuation_spectrum, sample_porosity_maps
-from .figures import generation_figure, slices_figure
+from .figures import generation_figure, s2_lag_figure, slices_figure
 from .generation import field_conditioned, generate_volumes, median_clean, reconstruct_from_slices
 from .io import encode_binary, read_volume, write_volume
 from .metrics import lag_correlation, porosity, s2_mae_rel, specific_surface, two_point_correlation
@@ -415,7 +415,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         t = time.perf_counter()
         floor = matched_floor(train_region, real, size, draws=draws, seed=args.seed + 17)
         for key, vals in floor.items():
-            report.add("real_matched", setting, key, vals)
+            if key != "s2_lag_difference":                  # per lag: report.extra["s2_by_lag"] and s2_lags.png
+                report.add("real_matched", setting, key, vals)
         timings["matched_floor"] = time.perf_counter() - t
 
     # 3. seams: S2 across the tile borders of the (fixed) tile grid versus everywhere, per axis
@@ -538,6 +539,21 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     report.extra["comparisons"] = comparisons
     report.extra["s2"] = {"r": list(range(real.s2_radial.shape[1])), "real": real.mean_s2().tolist(),
                           **{k: v.mean_s2().tolist() for k, v in stats.items()}}
+    by_lag = {"r": list(range(real.s2_radial.shape[1])), "judged": judged,
+              **{k: s2_lag_difference(real, v).tolist() for k, v in stats.items()}}
+    if floor is not None:
+        lo, hi = np.percentile(floor["s2_lag_difference"], [5, 95], axis=0)
+        by_lag.update(perfect_p5=lo.tolist(), perfect_p95=hi.tolist())
+        d = np.asarray(by_lag[judged])
+        out_of_band = [int(r) for r in np.flatnonzero((d < lo) | (d > hi))]
+        by_lag["judged_outside_band"] = out_of_band
+        report.notes.append(
+            f"S2 by lag (s2_lags.png, report.json s2_by_lag): (S2_gen - S2_real) / porosity per lag; {judged} lies "
+            + (f"outside a perfect generator's 5-95 % band ({draws} draws) at lags {_ranges(out_of_band)}."
+               if out_of_band else f"inside a perfect generator's 5-95 % band ({draws} draws) at every lag."))
+    report.extra["s2_by_lag"] = by_lag
+    s2_lag_figure(out / "s2_lags.png", by_lag, title=f"where the S2 error lies, {setting}")
+    report.figures.append("s2_lags.png")
     report.extra["control"] = control
     if real.permeability_axes is not None:
         report.extra["permeability_md"] = {"real": real.permeability_axes.tolist(),
@@ -609,6 +625,22 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         "control's bias, not the sample-to-sample spread.",
     ]
     return report.write(out)
+
+
+def _ranges(lags: list[int]) -> str:
+    """Lags as runs.
+
+    >>> _ranges([3, 8, 9, 10, 14, 15])
+    '3, 8-10, 14-15'
+    """
+    parts, start = [], None
+    for i, r in enumerate(lags):
+        if start is None:
+            start = r
+        if i + 1 == len(lags) or lags[i + 1] != r + 1:
+            parts.append(f"{start}" if start == r else f"{start}-{r}")
+            start = None
+    return ", ".join(parts)
 
 
 def _verdict(value, threshold, missing: str | None = None) -> dict:

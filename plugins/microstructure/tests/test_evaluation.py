@@ -47,6 +47,10 @@ def test_matched_floor_gives_each_real_volume_the_nearest_unused_cube(monkeypatc
     np.testing.assert_allclose(floor["s2_mae_rel"], [expected["s2_mae_rel"]] * 2)
     np.testing.assert_allclose(floor["specific_surface_rel_error"], [expected["specific_surface_rel_error"]] * 2)
     np.testing.assert_allclose(floor["abs_porosity_gap"], np.mean(np.abs(cphi[pick] - phi)))
+    lagged = describe(pool[pick], r_max=5, with_permeability=False, with_distributions=False)
+    assert floor["s2_lag_difference"].shape == (2, 6)
+    np.testing.assert_allclose(floor["s2_lag_difference"][0], (lagged.mean_s2() - real.mean_s2()) / phi.mean())
+    np.testing.assert_allclose(np.abs(floor["s2_lag_difference"]).mean(1), floor["s2_mae_rel"], rtol=1e-6)
     with pytest.raises(ValueError, match="pool of 2 cubes cannot match 3 real volumes"):
         evaluation.matched_floor(np.zeros((20, 20, 20), bool), real, 12, pool=2)
 

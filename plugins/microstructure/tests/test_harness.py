@@ -129,6 +129,18 @@ def test_matched_volumes_ask_for_the_calibrated_condition(tmp_path, data, tiny_p
     perfect = report["targets"]["S2 MAE below 2 % of the porosity"]["perfect_generator"]
     assert perfect["median"] > 0 and 0 <= perfect["share_met"] <= 1
     assert "perfect_generator" not in report["targets"]["mean permeability within the real std"]
+    # the S2 error by lag, against the perfect generator's band (the judged row's curve and the band's edges)
+    lag, s2 = report["s2_by_lag"], report["s2"]
+    phi = next(r["mean"] for r in report["rows"] if (r["method"], r["metric"]) == ("real", "porosity")
+               and r["setting"] == floor["s2_mae_rel"]["setting"])
+    judged = np.asarray(lag["diffusion_matched_calibrated"])
+    np.testing.assert_allclose(judged, (np.asarray(s2["diffusion_matched_calibrated"]) - s2["real"]) / phi, rtol=1e-6)
+    assert np.mean(np.abs(judged)) == pytest.approx(
+        report["comparisons"]["diffusion_matched_calibrated"]["s2_mae_rel"], rel=1e-6)
+    lo, hi = np.asarray(lag["perfect_p5"]), np.asarray(lag["perfect_p95"])
+    assert len(lag["r"]) == len(judged) == len(lo) and np.all(lo <= hi) and np.any(lo < hi)
+    assert lag["judged_outside_band"] == [int(r) for r in np.flatnonzero((judged < lo) | (judged > hi))]
+    assert "s2_lags.png" in report["figures"]
 
 
 @pytest.mark.slow
