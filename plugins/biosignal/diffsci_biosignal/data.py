@@ -6,6 +6,9 @@ Kinds (``data.params.kind``):
 - ``qtdb``: clean QTDB beats of the DeepFilter protocol (:mod:`.qtdb`), 512 samples at 360 Hz.
 - ``qtdb_noisy``: QTDB beats with NSTDB noise drawn on the fly from the training halves of the noise
   (:class:`NoisyBeats`): ``x`` the clean beat, ``channels`` the noisy one (a conditional denoiser).
+- ``qtdb_windows_noisy``: windows of whole QTDB records (:func:`.qtdb.qtdb_record_windows`: ``length`` samples
+  at ``fs``, high-passed at ``highpass_hz``, minus their median) with NSTDB noise as in ``qtdb_noisy``: a
+  conditional denoiser of records (``diffsci evaluate biosignal denoise-record``), not of padded beats.
 - ``files``: any readable files (WFDB/CSV/EDF/HDF5/NumPy) resampled to ``fs`` and cut in fixed windows.
 - ``simulated``: ECG simulated by neurokit2 (ECGSYN), the embedded default: no download.
 
@@ -43,23 +46,26 @@ class BiosignalData(BaseModel):
     """``data.params`` of a biosignal experiment."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["mitdb", "qtdb", "qtdb_noisy", "files", "simulated"] = "simulated"
+    kind: Literal["mitdb", "qtdb", "qtdb_noisy", "qtdb_windows_noisy", "files", "simulated"] = "simulated"
     root: str | None = Field(None, description="data folder (default: $DIFFSCI_DATA/ecg/<mitdb|qtdb>)")
     nstdb_root: str | None = None
     records: list[str] | None = Field(None, description="records to use (default: the split's records)")
     files: list[str] | None = None
-    fs: float = Field(120.0, gt=0, description="model sampling rate in Hz (mitdb, files, simulated)")
+    fs: float = Field(120.0, gt=0, description="model sampling rate in Hz (mitdb, qtdb_windows_noisy, files, "
+                      "simulated)")
+    highpass_hz: float | None = Field(0.5, ge=0, description="qtdb_windows_noisy: high-pass of the clean records")
     before_s: float = Field(1.6, gt=0)
     after_s: float = Field(1.6, gt=0)
     rhythm_ref_s: float | None = Field(None, gt=0.15, description="mitdb: rhythm-normalised windows, the beat's "
                                        "usual RR mapped to this many seconds (windows.rhythm_windows); None: plain")
-    length: int = Field(384, ge=8, description="window length in samples (files, simulated)")
+    length: int = Field(384, ge=8, description="window length in samples (qtdb_windows_noisy, files, simulated)")
     lead: int = Field(0, ge=0)
     classes: list[Literal["N", "S", "V", "F", "Q"]] | None = None
     labels: bool = False
     noise: list[Literal["bw", "em", "ma"]] = ["bw"]
-    draws: int = Field(4, ge=1, description="noise draws per clean beat per epoch (qtdb_noisy)")
-    fold: int = Field(1, ge=1, description="polyphase fold of each beat into (fold, L / fold) (qtdb_noisy)")
+    draws: int = Field(4, ge=1, description="noise draws per clean beat per epoch (qtdb_noisy, qtdb_windows_noisy)")
+    fold: int = Field(1, ge=1, description="polyphase fold of each beat into (fold, L / fold) (qtdb_noisy, "
+                      "qtdb_windows_noisy)")
     seed: int = 0
     n_records: int = Field(8, ge=1, description="simulated records")
     duration_s: float = Field(60.0, gt=0, description="seconds per simulated record")
@@ -168,11 +174,14 @@ def make_dataset(params: BiosignalData, split: str = "train") -> Dataset:
             beats = beats.subset(slice(None, None, 20))
         return ArrayDataset(beats.x, label=beats.label if params.labels else None, source=str(root),
                             sources=[f"{r}@{s}" for r, s in zip(beats.record, beats.sample)])
-    if params.kind in ("qtdb", "qtdb_noisy"):
-        from .qtdb import load_qtdb_beats, qtdb_records
+    if params.kind in ("qtdb", "qtdb_noisy", "qtdb_windows_noisy"):
+        from .qtdb import load_qtdb_beats, qtdb_record_windows, qtdb_records
         root = Path(params.root) if params.root else default_root("qtdb")
         records = params.records or _split_records(qtdb_records(root), base, "qtdb")
-        x, names, _ = load_qtdb_beats(root, records)
+        if params.kind == "qtdb_windows_noisy":
+            x, names = qtdb_record_windows(root, records, params.fs, params.length, highpass_hz=params.highpass_hz)
+        else:
+            x, names, _ = load_qtdb_beats(root, records)
         if split == "val":
             x, names = x[::20], names[::20]
         if params.kind == "qtdb":

@@ -35,7 +35,7 @@ from .noise import deepfilter_noise_split, load_nstdb, scale_peak_to_peak, seque
 from .resample import poly_filter, rational_factor
 
 __all__ = ["TEST_RECORDS", "qtdb_records", "qtdb_beats", "pad_beats", "BenchmarkData", "deepfilter_benchmark",
-           "load_qtdb_beats"]
+           "load_qtdb_beats", "qtdb_record_windows"]
 
 TEST_RECORDS = ("sel123", "sel233",        # MIT-BIH Arrhythmia
                 "sel302", "sel307",        # MIT-BIH ST Change
@@ -140,6 +140,38 @@ def load_qtdb_beats(root: str | Path, records: list[str] | None = None, samples:
         except OSError:
             pass                                   # a read-only home: work without the cache
     return x32.astype(np.float64), names_a, lengths_a
+
+
+def qtdb_record_windows(root: str | Path, records: list[str], fs_out: float = FS, length: int = SAMPLES,
+                        hop: int | None = None, highpass_hz: float | None = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Clean windows of whole QTDB records, for a denoiser of records rather than of padded beats.
+
+    Lead 0 of each record in mV, resampled to ``fs_out`` (:func:`.resample.resample`), high-passed at
+    ``highpass_hz`` (2nd-order Butterworth, zero phase: the record's own baseline drift is not ECG, and a
+    denoiser of records should remove it with the noise), cut into ``length``-sample windows every ``hop``
+    (default: ``length``, no overlap), each minus its median. Returns (windows (N, length), record per window).
+    """
+    from scipy.signal import butter, sosfiltfilt
+
+    from .resample import resample
+    from .windows import fixed_windows
+    root = Path(root)
+    xs, names = [], []
+    for r in sorted(records):
+        rec = read_wfdb(root / f"{r}.hea", annotation=None)
+        sig = resample(rec.array[:1].astype(np.float64), float(rec.meta["fs"]), fs_out)
+        if highpass_hz:
+            sig = sosfiltfilt(butter(2, highpass_hz / (fs_out / 2), "highpass", output="sos"), sig, axis=-1)
+        if sig.shape[-1] < length:
+            continue
+        w, _ = fixed_windows(sig, length, hop)
+        w = w[:, 0]
+        xs.append(w - np.median(w, axis=-1, keepdims=True))
+        names += [r] * len(w)
+    if not xs:
+        raise ValueError(f"{root}: no record of {', '.join(records[:3])}{'...' if len(records) > 3 else ''} "
+                         f"holds a {length}-sample window at {fs_out:g} Hz")
+    return np.concatenate(xs), np.asarray(names)
 
 
 def _cache_path(root: Path, records: list[str], samples: int, init_padding: int) -> Path:

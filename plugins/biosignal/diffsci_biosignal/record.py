@@ -100,8 +100,9 @@ def model_window(denoiser, cfg) -> ModelWindow:
     if length % k:
         raise ValueError(f"model '{cfg.name}': window length {length} is not a multiple of the fold {k}")
     fs = _QTDB_FS if p.kind in ("qtdb", "qtdb_noisy") else float(p.fs)
+    noisy = cond and p.kind in ("qtdb_noisy", "qtdb_windows_noisy")
     return ModelWindow(fs=fs, length=length, fold=k, conditional=bool(cond), offset="mean" if cond else "median",
-                       kind=p.kind, noise=tuple(p.noise) if cond and p.kind == "qtdb_noisy" else ())
+                       kind=p.kind, noise=tuple(p.noise) if noisy else ())
 
 
 # ------------------------------------------------------------------------------------------ windows and stitching
@@ -529,8 +530,12 @@ def run_denoise(args: argparse.Namespace) -> dict:
         "denoised, stitched with Hann weights (divided by their sum) and resampled back; rms_removed_mv is the RMS "
         "of raw - denoised.",
         "The denoising harness's model was trained on single QTDB beats zero-padded to 512 samples; record windows "
-        "hold one to two beats and no padding, so its estimate here is outside the benchmark's conditions."
-        if mw.kind == "qtdb_noisy" else f"Model trained on data.params.kind {mw.kind}."]
+        "hold one to two beats and no padding, so its estimate here is outside the benchmark's conditions (a model "
+        "of record windows: configs/biosignal_records.yaml)."
+        if mw.kind == "qtdb_noisy" else
+        f"Model trained on windows of whole QTDB records high-passed at {cfg.data.params.get('highpass_hz', 0.5)} Hz "
+        "with NSTDB noise: the denoised record has no baseline drift." if mw.kind == "qtdb_windows_noisy" else
+        f"Model trained on data.params.kind {mw.kind}."]
     if out_suffix != suffix:
         report.notes.append(f"{suffix} has no writer: the denoised record is written as HDF5.")
     return report.write(out)

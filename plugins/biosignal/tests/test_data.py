@@ -88,3 +88,44 @@ def test_mitdb_dataset_of_normal_beats(mitdb_root):
     assert np.corrcoef(a[174:210], b[174:210])[0, 1] > 0.9 and np.corrcoef(a[:100], b[:100])[0, 1] < 0.5
     with pytest.raises(ValueError, match="rhythm_ref_s"):
         BiosignalData(kind="mitdb", rhythm_ref_s=0.1)
+
+
+def test_record_windows_are_high_passed_median_free_and_named(tmp_path):
+    """qtdb_record_windows on a tiny WFDB folder: a 0.05 Hz drift of 2 mV is gone, a 6 Hz wave of 1 mV stays."""
+    from diffsci_biosignal.io import write_wfdb
+    from diffsci_biosignal.qtdb import qtdb_record_windows
+    fs = 250.0
+    t = np.arange(int(60 * fs)) / fs
+    wave = np.sin(2 * np.pi * 6 * t)
+    for name, drift in (("a", 2.0), ("b", 0.0)):
+        x = (wave + drift * np.sin(2 * np.pi * 0.05 * t))[None].astype(np.float32)
+        write_wfdb(tmp_path / f"{name}.hea", x, {"fs": fs, "sig_name": ["MLII"], "units": ["mV"]})
+    w, names = qtdb_record_windows(tmp_path, ["b", "a"], fs_out=360.0, length=512)
+    assert w.shape == (2 * (60 * 360 // 512), 512) and names.tolist() == ["a"] * 42 + ["b"] * 42
+    np.testing.assert_allclose(np.median(w, axis=1), 0, atol=1e-12)
+    mid = slice(10, 32)                                             # away from the filter's record edges
+    ta = np.arange(512) / 360.0
+    for k in range(mid.start, mid.stop):                            # the drift is gone: windows a == windows b
+        np.testing.assert_allclose(w[k], w[42 + k], atol=0.02)
+    ref = np.sin(2 * np.pi * 6 * (ta + k * 512 / 360.0))            # and the wave is kept (gain ~1 at 6 Hz)
+    np.testing.assert_allclose(w[42 + k] - np.median(w[42 + k]), ref - np.median(ref), atol=0.02)
+    kept = qtdb_record_windows(tmp_path, ["a"], fs_out=360.0, length=512, highpass_hz=None)[0]
+    assert np.abs(kept[mid] - w[42:][mid]).max() > 0.3              # without the high-pass the drift's slope stays
+    with pytest.raises(ValueError, match="holds a 100000-sample window"):
+        qtdb_record_windows(tmp_path, ["a"], length=100_000)
+
+
+@pytest.mark.data
+def test_record_window_dataset_and_its_model_window(qtdb_root, nstdb_root):
+    """The shipped config's data: windows of whole training records with real noise, and the record task's view."""
+    from pathlib import Path
+
+    from diffsci.config import load_config
+    from diffsci_biosignal.record import model_window
+    cfg = load_config(Path(__file__).parents[3] / "configs" / "biosignal_records.yaml")
+    params = BiosignalData(**{**cfg.data.params, "records": ["sel100", "sel102"], "draws": 2})
+    ds = make_dataset(params, "train")
+    assert len(ds) == 2 * 2 * (900 * 360 // 512) and ds.sources[0] == "sel100"
+    assert ds[5]["x"].shape == (8, 64) and ds[5]["channels"].shape == (8, 64)
+    mw = model_window(None, cfg)
+    assert (mw.fs, mw.length, mw.fold, mw.conditional, mw.noise) == (360.0, 512, 8, True, ("bw", "em", "ma"))
