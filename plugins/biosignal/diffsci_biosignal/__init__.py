@@ -2,11 +2,12 @@
 
 Readers and writers (WFDB + annotations, CSV, EDF, HDF5, NumPy), resampling and beat windows, AAMI beat
 classes, real (NSTDB) and synthetic noise, the classical filter baselines and the metrics of the ECG
-denoising literature, and three harnesses::
+denoising literature, and four harnesses::
 
     diffsci evaluate biosignal denoising    --out DIR [--quick]   # QTDB + NSTDB (DeepFilter protocol)
     diffsci evaluate biosignal anomaly      --out DIR [--quick]   # MIT-BIH, prior on N beats
     diffsci evaluate biosignal augmentation --out DIR [--quick]   # MIT-BIH, class-conditional CFG
+    diffsci evaluate biosignal record-denoising --out DIR [--checkpoint RUN]  # whole QTDB records, truth known
     diffsci demo biosignal                                        # simulated ECG, no download
 
 and two tasks that apply a trained model to one record of any supported format (:mod:`.record`)::

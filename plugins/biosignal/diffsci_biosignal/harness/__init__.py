@@ -1,4 +1,4 @@
-"""The harnesses of ``diffsci evaluate biosignal <task>``: denoising, anomaly, augmentation."""
+"""The harnesses of ``diffsci evaluate biosignal <task>``: denoising, anomaly, augmentation, record-denoising."""
 
 from __future__ import annotations
 
@@ -25,7 +25,14 @@ def _augmentation(args: argparse.Namespace) -> dict:
     return run(args)
 
 
-HARNESSES = {"denoising": _denoising, "anomaly": _anomaly, "augmentation": _augmentation}
+def _record_denoising(args: argparse.Namespace) -> dict:
+    """Whole QTDB test records plus NSTDB noise, truth known: the record model against FIR, IIR, wavelet."""
+    from .records import run
+    return run(args)
+
+
+HARNESSES = {"denoising": _denoising, "anomaly": _anomaly, "augmentation": _augmentation,
+             "record-denoising": _record_denoising}
 
 
 def add_harness_args(task: str, parser: argparse.ArgumentParser) -> None:
@@ -36,6 +43,8 @@ def add_harness_args(task: str, parser: argparse.ArgumentParser) -> None:
         from .anomaly import add_args
     elif task == "augmentation":
         from .augmentation import add_args
+    elif task == "record-denoising":
+        from .records import add_args
     else:
         return
     add_args(parser)
