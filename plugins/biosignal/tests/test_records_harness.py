@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
-from diffsci_biosignal.harness.records import noisy_segment, record_metrics
+from diffsci_biosignal.harness.records import median_windows, noisy_segment, record_metrics
 
 
 def test_record_metrics_against_hand_values():
@@ -21,6 +21,13 @@ def test_record_metrics_against_hand_values():
     assert m["snr_improvement"] == pytest.approx(10 * np.log10(np.sum((x - y) ** 2) / np.sum((e - y) ** 2)))
     assert m["cos"] == pytest.approx(e @ y / np.linalg.norm(e) / np.linalg.norm(y))
     assert record_metrics(2 * y, y, x)["cos"] == pytest.approx(1.0)                 # blind to gain
+    # aligned: each signal minus its median, so an offset of the estimate or the input changes nothing
+    shifted = record_metrics(e + 0.3, y, x - 2.0)
+    for k in ("rmse", "prd", "cos", "snr_improvement"):
+        assert shifted[f"{k}_aligned"] == pytest.approx(m[f"{k}_aligned"])
+    assert shifted["rmse"] == pytest.approx(np.sqrt(np.mean((e + 0.3 - y) ** 2))) and shifted["rmse"] > m["rmse"]
+    a = e - np.median(e) - (y - np.median(y))
+    assert m["prd_aligned"] == pytest.approx(100 * np.linalg.norm(a) / np.linalg.norm(y - np.median(y)))
     with pytest.raises(ValueError, match="1D of one length"):
         record_metrics(e[:10], y, x)
 
@@ -45,6 +52,21 @@ def test_noisy_segment_follows_the_amplitude_rule():
     assert ratios[0] == ref.randint(20, 200) / 100                      # the ratio is drawn first, then the start
     with pytest.raises(ValueError, match="shorter than the segment"):
         noisy_segment(clean, noise[:400], rs)
+
+
+def test_median_windows_removes_levels_and_keeps_what_has_median_zero():
+    fs = 250.0
+    t = np.arange(5000) / fs
+    np.testing.assert_allclose(median_windows(np.full(5000, 0.7), fs, 360.0, 512, 256), 0.0, atol=5e-3)  # resampling ripple
+    # spikes on a zero line (median 0 in every window) pass unchanged but for the resampling's ripple
+    x = np.zeros(5000)
+    x[100::200] = 1.0
+    x = np.convolve(x, np.hanning(9) / np.hanning(9).max(), mode="same")
+    y = median_windows(x, fs, 360.0, 512, 256)
+    assert np.abs(y - x)[250:-250].max() < 0.05
+    # the same spikes lifted by a step: the level goes, window by window
+    z = median_windows(x + 0.3 * (t > 10), fs, 360.0, 512, 256)
+    assert np.abs(z - x)[250:-250][np.abs(t[250:-250] - 10) > 1.5].max() < 0.05
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +110,8 @@ def test_record_denoising_harness_on_two_records(tmp_path, tiny_model, qtdb_root
     assert rc == 0, capsys.readouterr().err
     rep = json.loads((out / "report.json").read_text())
     rows = {(r["method"], r["setting"], r["metric"]): r for r in rep["rows"]}
-    for m in ("diffusion", "fir", "iir", "wavelet"):
-        for metric in ("rmse", "prd", "cos", "snr_improvement"):
+    for m in ("diffusion", "fir", "iir", "wavelet", "truth_median_windows"):
+        for metric in ("rmse", "prd", "cos", "snr_improvement", "prd_aligned", "snr_improvement_aligned"):
             assert rows[(m, "bw", metric)]["n"] == 2 and np.isfinite(rows[(m, "bw", metric)]["mean"])
     assert ("noisy", "bw", "snr_improvement") not in rows and (out / "record_examples.png").exists()
     # the noisy row, rebuilt by hand from the protocol: truth = the whole record high-passed, then the segment
@@ -102,6 +124,7 @@ def test_record_denoising_harness_on_two_records(tmp_path, tiny_model, qtdb_root
         noisy, _ = noisy_segment(raw[7500:10500], resample(deepfilter_noise_split(rec, 1)[1][None], nfs, 250.0)[0], rs)
         prds.append(100 * np.linalg.norm((noisy - truth)[250:-250]) / np.linalg.norm(truth[250:-250]))
     assert rows[("noisy", "bw", "prd")]["mean"] == pytest.approx(np.mean(prds))
+    assert ("noisy", "bw", "snr_improvement_aligned") not in rows
     assert rep["protocol"]["records"] == ["sel123", "sel233"] and rep["protocol"]["seconds"] == [30.0, 42.0]
     # a training record is refused by name (its truth would not be unseen)
     assert main(["evaluate", "biosignal", "record-denoising", "--checkpoint", str(tiny_model), "--records", "sel100",
