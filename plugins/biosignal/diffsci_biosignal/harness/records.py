@@ -139,14 +139,20 @@ def median_windows(x: np.ndarray, fs: float, model_fs: float, length: int, hop: 
 
 
 def _segment(args, quick: bool) -> tuple[float, float]:
+    """(start, end) in seconds of each record's segment, checked with --edge and --overlap."""
     if args.seconds is None:
-        return QUICK["seconds"] if quick else (30.0, 90.0)
-    try:
-        a, b = (float(v) for v in args.seconds.split(","))
-    except ValueError:
-        raise ValueError(f"--seconds: expected A,B in seconds, got {args.seconds!r}") from None
+        a, b = QUICK["seconds"] if quick else (30.0, 90.0)
+    else:
+        try:
+            a, b = (float(v) for v in args.seconds.split(","))
+        except ValueError:
+            raise ValueError(f"--seconds: expected A,B in seconds, got {args.seconds!r}") from None
+    if not args.edge >= 0:
+        raise ValueError(f"--edge must be >= 0 seconds, got {args.edge}")
     if not 0 <= a < b or b - a <= 2 * args.edge:
-        raise ValueError(f"--seconds {args.seconds}: need 0 <= A < B with B - A > 2 x --edge ({args.edge:g} s)")
+        raise ValueError(f"--seconds {a:g},{b:g}: need 0 <= A < B with B - A > 2 x --edge ({args.edge:g} s)")
+    if not 0.0 < args.overlap < 1.0:
+        raise ValueError(f"--overlap must be in (0, 1), got {args.overlap}")
     return a, b
 
 
@@ -222,11 +228,11 @@ def run(args: argparse.Namespace) -> dict:
             fs, clean, truth = raws[r]
             noisy, ratio = noisy_segment(clean, test_half[fs], rs)
             gen = torch.Generator().manual_seed(args.seed)          # sampling noise: seeded per record
+            est = {"noisy": noisy, "truth_median_windows": median_windows(truth, fs, mw.fs, mw.length, hop)}
             t0 = time.perf_counter()
-            est = {"noisy": noisy, "truth_median_windows": median_windows(truth, fs, mw.fs, mw.length, hop),
-                   "diffusion": denoise_record(den, cfg, noisy[None], fs, shots=shots, steps=steps, sampler=sampler,
-                                               overlap=args.overlap, generator=gen, batch=args.batch, device=device,
-                                               progress=False)[0].astype(np.float64)}
+            est["diffusion"] = denoise_record(den, cfg, noisy[None], fs, shots=shots, steps=steps, sampler=sampler,
+                                              overlap=args.overlap, generator=gen, batch=args.batch, device=device,
+                                              progress=False)[0].astype(np.float64)
             seconds["diffusion"] = seconds.get("diffusion", 0.0) + time.perf_counter() - t0
             for name, fn in (("fir", fir_filter), ("iir", iir_filter), ("wavelet", wavelet_denoise)):
                 t0 = time.perf_counter()
