@@ -44,9 +44,9 @@ from .mitdb import BeatSet, record_beats
 from .resample import rational_factor, resample
 from .windows import fixed_windows, fold, unfold
 
-__all__ = ["ModelWindow", "model_window", "overlap_windows", "overlap_add", "resample_record", "denoise_windows",
-           "denoise_record", "ScoredRecord", "score_record", "read_record", "resolve_checkpoint", "add_args",
-           "run_denoise", "run_score", "TASKS"]
+__all__ = ["ModelWindow", "model_window", "window_hop", "overlap_windows", "overlap_add", "resample_record",
+           "denoise_windows", "denoise_record", "ScoredRecord", "score_record", "read_record", "resolve_checkpoint",
+           "add_args", "run_denoise", "run_score", "TASKS"]
 
 #: models trained on the QTDB benchmark beats run at its rate; the others at ``data.params.fs``
 _QTDB_FS = 360.0
@@ -109,6 +109,16 @@ def model_window(denoiser, cfg) -> ModelWindow:
 def _hann(length: int) -> np.ndarray:
     from scipy.signal import get_window
     return get_window("hann", length)                   # periodic: shifted copies at hop L/2 sum to exactly 1
+
+
+def window_hop(length: int, overlap: float) -> int:
+    """Samples between window starts for windows of ``length`` sharing the fraction ``overlap`` with the next:
+    round((1 - overlap) length), kept in [1, length - 1] so that windows always overlap.
+
+    >>> window_hop(512, 0.5), window_hop(512, 0.999), window_hop(4, 0.01)
+    (256, 1, 3)
+    """
+    return max(1, min(length - 1, int(round((1.0 - overlap) * length))))
 
 
 def overlap_windows(x: np.ndarray, length: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +297,7 @@ def denoise_record(denoiser, cfg, signal: np.ndarray, fs: float, *, shots: int =
         raise ValueError(f"baseline must be 'model' or 'input', got {baseline!r}")
     if not 0.0 < overlap < 1.0:
         raise ValueError(f"overlap must be in (0, 1), got {overlap}")
-    hop = max(1, min(mw.length - 1, int(round((1.0 - overlap) * mw.length))))
+    hop = window_hop(mw.length, overlap)
     xm = resample_record(x, fs, mw.fs)                                            # (C, Tm) at the model's rate
     w, starts = overlap_windows(xm, mw.length, hop)                               # (N, C, L)
     n, c, length = w.shape
@@ -514,7 +524,7 @@ def run_denoise(args: argparse.Namespace) -> dict:
         report.add_row("diffusion", name, "rms_denoised_mv", float(np.sqrt(np.mean(est[i].astype(np.float64) ** 2))))
         report.add_row("diffusion", name, "rms_removed_mv", float(np.sqrt(np.mean((x[i] - est[i]) ** 2))))
     report.figures.append("denoised.png")
-    hop = max(1, min(mw.length - 1, int(round((1.0 - args.overlap) * mw.length))))
+    hop = window_hop(mw.length, args.overlap)
     report.extra.update({
         "record": {"path": str(src), "fs": fs, "leads": names, "samples": int(x.shape[1]),
                    "seconds": round(x.shape[1] / fs, 3)},

@@ -44,10 +44,10 @@ from ..data import BiosignalData, make_dataset
 from ..figures import plot_denoising_examples
 from ..filters import fir_filter, iir_filter, wavelet_denoise
 from ..io import read_wfdb
-from ..metrics import cos_sim
+from ..metrics import cos_sim, snr_improvement
 from ..noise import NSTDB_KINDS, deepfilter_noise_split, load_nstdb
 from ..qtdb import TEST_RECORDS
-from ..record import denoise_record, model_window, overlap_add, overlap_windows, resample_record
+from ..record import denoise_record, model_window, overlap_add, overlap_windows, resample_record, window_hop
 from ..resample import resample
 from .common import ecg_root, experiment, parse_list, say, set_threads, train_or_load
 from .denoising import QUICK as BEAT_QUICK
@@ -104,9 +104,7 @@ def record_metrics(estimate: np.ndarray, truth: np.ndarray, noisy: np.ndarray) -
         out.update({f"rmse{tag}": float(err / np.sqrt(len(yi))),
                     f"prd{tag}": float(100 * err / np.linalg.norm(yi)),
                     f"cos{tag}": float(cos_sim(ei[None], yi[None])[0]),
-                    # SNR(out) - SNR(in) = 20 log10(||x - y|| / ||e - y||); an exact estimate: +inf
-                    f"snr_improvement{tag}": float(20 * np.log10(np.linalg.norm(xi - yi) / err)) if err > 0 else
-                    float("inf")})
+                    f"snr_improvement{tag}": float(snr_improvement(ei[None], xi[None], yi[None])[0])})
     return out
 
 
@@ -203,7 +201,7 @@ def run(args: argparse.Namespace) -> dict:
     say(f"model {info['checkpoint']} ({mw.kind}, {mw.length} samples at {mw.fs:g} Hz); {len(records)} records, "
         f"{a_s:g}-{b_s:g} s, noise {', '.join(settings)}; {shots} shots of {steps} {sampler} steps")
 
-    hop = max(1, min(mw.length - 1, int(round((1.0 - args.overlap) * mw.length))))       # as denoise_record's
+    hop = window_hop(mw.length, args.overlap)                                         # as denoise_record's
     report = Report("biosignal", "record-denoising", data=str(root), device=str(device), quick=quick)
     raws = {}
     for r in records:
