@@ -132,6 +132,7 @@ def test_record_denoising_harness_on_two_records(tmp_path, tiny_model, qtdb_root
     assert "--records: unknown sel100" in capsys.readouterr().err and not (tmp_path / "bad" / "report.json").exists()
     for flags, message in ((["--seconds", "30,40", "--edge", "5"], "B - A > 2 x --edge"),
                            (["--seconds", "30"], "expected A,B in seconds"),
+                           (["--edge", "-1"], "--edge must be >= 0 seconds"),
                            (["--overlap", "1"], "--overlap must be in (0, 1)"),
                            (["--highpass", "0"], "--highpass must be > 0 Hz")):
         assert main(["evaluate", "biosignal", "record-denoising", "--checkpoint", str(tiny_model), *flags,
