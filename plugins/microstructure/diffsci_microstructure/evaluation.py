@@ -12,7 +12,7 @@ from .data import random_subvolumes
 from .metrics import (chord_length_distribution, euler_density, permeability, pore_size_distribution, porosity,
                       s2_mae_rel, specific_surface, two_point_correlation)
 
-__all__ = ["VolumeStats", "describe", "compare", "matched_floor", "PUBLISHED"]
+__all__ = ["VolumeStats", "describe", "compare", "by_porosity_half", "matched_floor", "PUBLISHED"]
 
 #: Mosser, Dubrule & Blunt (2017), Phys. Rev. E 96, 043309: Berea sandstone, real sub-volumes vs their GAN.
 #: Porosity on 200^3 sub-volumes, specific surface per voxel, permeability (finite-difference Stokes) on 128^3.
@@ -116,6 +116,25 @@ def compare(real: VolumeStats, gen: VolumeStats) -> dict[str, float]:
         g = mean(gen.values["permeability_md"])
         out["permeability_within_real_std"] = (float(abs(g - r.mean()) <= np.std(r, ddof=1))
                                                if len(r) > 1 and np.isfinite(g) else float("nan"))
+    return out
+
+
+def by_porosity_half(real: VolumeStats, gen: VolumeStats, key: str = "specific_surface") -> dict[str, float]:
+    """Signed relative error of ``gen``'s mean ``key`` against ``real``'s, separately over the real volumes below
+    the median porosity (``lower``) and at or above it (``upper``); ``gen[i]`` is the volume generated for
+    ``real[i]`` (the harness's matched sets). A generator whose surface grows with porosity where the rock's levels
+    off reads right on average and wrong on both halves (docs/benchmarks.md, Microstructure, session 31)."""
+    rp = np.asarray(real.values["porosity"], float)
+    r, g = np.asarray(real.values[key], float), np.asarray(gen.values[key], float)
+    if len(g) != len(r):
+        raise ValueError(f"by_porosity_half pairs generated volume i with real volume i: {len(g)} generated "
+                         f"against {len(r)} real")
+    upper = rp >= np.median(rp)
+    out = {}
+    for name, m in (("lower", ~upper), ("upper", upper)):
+        out[name] = float(g[m].mean() / r[m].mean() - 1) if m.any() and r[m].mean() else float("nan")
+        out[f"n_{name}"] = int(m.sum())
+        out[f"porosity_{name}"] = float(rp[m].mean()) if m.any() else float("nan")
     return out
 
 

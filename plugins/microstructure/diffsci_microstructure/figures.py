@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["generation_figure", "slices_figure"]
+__all__ = ["generation_figure", "slices_figure", "s2_lag_figure", "surface_porosity_figure"]
 
 
 def _plt():
@@ -149,6 +149,34 @@ def s2_lag_figure(path: str | Path, by_lag: dict, *, title: str | None = None) -
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("lag r (voxels)")
     ax.set_ylabel("(S2 generated - S2 real) / porosity")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def surface_porosity_figure(path: str | Path, by_phi: dict, *, judged: str | None = None,
+                            title: str | None = None) -> Path:
+    """Specific surface against porosity, one point per volume: the real set and each generated one (the harness's
+    ``report.extra["surface_by_porosity"]``); the judged set is joined to the real volume it was generated for."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    real = by_phi["real"]
+    ax.scatter(real["porosity"], real["specific_surface"], color="k", s=22, label="real", zorder=3)
+    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+    for i, (name, d) in enumerate((k, v) for k, v in by_phi.items() if k != "real"):
+        bold = name == judged
+        ax.scatter(d["porosity"], d["specific_surface"], color=palette[i % len(palette)], s=18 if bold else 8,
+                   alpha=1.0 if bold else 0.6, label=name + (" (judged)" if bold else ""))
+        if bold and "halves" in d:                       # paired with real volume i
+            for x0, y0, x1, y1 in zip(real["porosity"], real["specific_surface"], d["porosity"],
+                                      d["specific_surface"]):
+                ax.plot([x0, x1], [y0, y1], color=palette[i % len(palette)], lw=0.6, alpha=0.6)
+    ax.set_xlabel("porosity")
+    ax.set_ylabel("specific surface (per voxel)")
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)

@@ -17,9 +17,9 @@ from diffsci.utils import resolve_device
 
 from .control import calibrate_porosity
 from .data import MicrostructureData, default_data_path, load_pore_volume, random_subvolumes, split_region
-from .evaluation import PUBLISHED, SCALARS, compare, describe, matched_floor, s2_lag_difference
+from .evaluation import PUBLISHED, SCALARS, by_porosity_half, compare, describe, matched_floor, s2_lag_difference
 from .field import fluctuation_spectrum, sample_porosity_maps
-from .figures import generation_figure, s2_lag_figure, slices_figure
+from .figures import generation_figure, s2_lag_figure, slices_figure, surface_porosity_figure
 from .generation import field_conditioned, generate_volumes, median_clean, reconstruct_from_slices
 from .io import encode_binary, read_volume, write_volume
 from .metrics import lag_correlation, porosity, s2_mae_rel, specific_surface, two_point_correlation
@@ -404,6 +404,25 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
                 report.add_row(name, setting, key, val, None, n)
         per = [s2_mae_rel(x, real.mean_s2(), float(real.values["porosity"].mean())) for x in st.s2_radial]
         report.add_row(name, setting, "s2_mae_rel", c["s2_mae_rel"], float(np.std(per, ddof=1)) if n > 1 else None, n)
+
+    # 2a. the surface against porosity: the matched sets are paired volume by volume with the real ones, so the
+    # surface error can be read where the rock is porous and where it is tight (a mean can hide both)
+    by_phi = {"real": {k: real.values[k].tolist() for k in ("porosity", "specific_surface")}}
+    for name, st in stats.items():
+        by_phi[name] = {k: st.values[k].tolist() for k in ("porosity", "specific_surface")}
+        if name.startswith("diffusion_matched"):
+            by_phi[name]["halves"] = by_porosity_half(real, st)
+    if "halves" in by_phi.get(judged, {}) and n > 1:
+        h = by_phi[judged]["halves"]
+        report.notes.append(
+            f"specific surface by porosity (surface_porosity.png, report.json surface_by_porosity): {judged} "
+            f"{100 * h['lower']:+.1f} % on the {h['n_lower']} real volumes below the median porosity (mean "
+            f"{h['porosity_lower']:.3f}), {100 * h['upper']:+.1f} % on the {h['n_upper']} above (mean "
+            f"{h['porosity_upper']:.3f}).")
+    report.extra["surface_by_porosity"] = by_phi
+    surface_porosity_figure(out / "surface_porosity.png", by_phi, judged=judged,
+                            title=f"specific surface against porosity, {setting}")
+    report.figures.append("surface_porosity.png")
 
     # 2b. the floor of the matched rows: what the same comparison reads for a generator with no error at all
     floor, floor_note = None, "real_matched: not computed (no matched rows, or --floor-draws 0)."

@@ -66,3 +66,17 @@ def test_matched_floor_is_low_for_the_same_rock_and_high_for_another():
     assert same["abs_porosity_gap"].max() < 0.02 and diff["abs_porosity_gap"].max() < 0.02
     assert same["s2_mae_rel"].max() < 0.05 < 0.15 < diff["s2_mae_rel"].min()
     assert same["specific_surface_rel_error"].max() < 0.1 < 0.4 < diff["specific_surface_rel_error"].min()
+
+
+def test_by_porosity_half_pairs_volumes_by_index_and_splits_at_the_median_porosity():
+    from diffsci_microstructure.evaluation import VolumeStats, by_porosity_half
+    real = VolumeStats(values={"porosity": np.array([0.3, 0.1, 0.4, 0.2]), "specific_surface": np.ones(4)})
+    # surface that grows with porosity: right on average over the lower half, 3x over the upper half
+    gen = VolumeStats(values={"porosity": np.array([0.3, 0.1, 0.4, 0.2]),
+                              "specific_surface": np.array([3.0, 1.0, 3.0, 1.0])})
+    h = by_porosity_half(real, gen)
+    assert h["lower"] == pytest.approx(0.0) and h["upper"] == pytest.approx(2.0)
+    assert (h["n_lower"], h["n_upper"]) == (2, 2)
+    assert h["porosity_lower"] == pytest.approx(0.15) and h["porosity_upper"] == pytest.approx(0.35)
+    with pytest.raises(ValueError, match="3 generated against 4 real"):
+        by_porosity_half(real, VolumeStats(values={"specific_surface": np.ones(3)}))

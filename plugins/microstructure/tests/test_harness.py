@@ -141,6 +141,18 @@ def test_matched_volumes_ask_for_the_calibrated_condition(tmp_path, data, tiny_p
     assert len(lag["r"]) == len(judged) == len(lo) and np.all(lo <= hi) and np.any(lo < hi)
     assert lag["judged_outside_band"] == [int(r) for r in np.flatnonzero((judged < lo) | (judged > hi))]
     assert "s2_lags.png" in report["figures"]
+    # the surface against porosity: per-volume values that average to the rows, split at the real median porosity
+    by_phi = report["surface_by_porosity"]
+    row = {(r["method"], r["metric"]): r["mean"] for r in report["rows"] if r["setting"] == floor["s2_mae_rel"]["setting"]}
+    for name in ("real", "diffusion_matched", "diffusion_matched_calibrated"):
+        assert np.mean(by_phi[name]["specific_surface"]) == pytest.approx(row[(name, "specific_surface")], rel=1e-6)
+    rp, rs = np.asarray(by_phi["real"]["porosity"]), np.asarray(by_phi["real"]["specific_surface"])
+    gs = np.asarray(by_phi["diffusion_matched_calibrated"]["specific_surface"])
+    up = rp >= np.median(rp)
+    halves = by_phi["diffusion_matched_calibrated"]["halves"]
+    assert halves["upper"] == pytest.approx(gs[up].mean() / rs[up].mean() - 1)
+    assert halves["lower"] == pytest.approx(gs[~up].mean() / rs[~up].mean() - 1)
+    assert "surface_porosity.png" in report["figures"] and (tmp_path / "generation" / "surface_porosity.png").stat().st_size > 0
 
 
 @pytest.mark.slow
