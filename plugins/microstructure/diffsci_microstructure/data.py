@@ -87,6 +87,9 @@ class MicrostructureData(BaseModel):
                                        "None: no channel (model.cond_channels must then be 0, else 1)")
     condition_box: int | None = Field(None, ge=2, description="box side (voxels) over which the porosity "
                                       "condition is measured, centred on the patch; None: the patch itself")
+    balance_porosity: int | None = Field(None, ge=2, description="training patches drawn evenly over this many "
+                                         "porosity bins (at most 10x reweighting) instead of as the rock gives them; "
+                                         "None: as the rock gives them")
     split_axis: int = Field(0, ge=0, le=2)
     val_fraction: float = Field(0.08, ge=0, lt=1)
     test_fraction: float = Field(0.34, ge=0, lt=1)
@@ -250,7 +253,7 @@ class SubvolumeDataset(Dataset):
 
     def __init__(self, pore: np.ndarray, patch_size: int, length: int, *, spatial_dims: int = 3,
                  augment: bool = True, conditions=("porosity",), seed: int = 0, field: np.ndarray | None = None,
-                 box_porosity: np.ndarray | None = None):
+                 box_porosity: np.ndarray | None = None, balance: int | None = None):
         if pore.ndim not in (2, 3) or spatial_dims > pore.ndim:
             raise ValueError(f"cannot take {spatial_dims}D patches from a volume of shape {pore.shape}")
         if any(s < patch_size for s in pore.shape):
@@ -265,6 +268,8 @@ class SubvolumeDataset(Dataset):
         if box_porosity is not None and np.shape(box_porosity) != pore.shape:
             raise ValueError(f"a box porosity of shape {np.shape(box_porosity)} for a region of shape {pore.shape}")
         self.box_porosity = box_porosity
+        self.acceptance = None if balance is None else _balance_acceptance(pore, self.patch_size, spatial_dims,
+                                                                           int(balance))
 
     def __len__(self) -> int:
         return self.length
@@ -280,6 +285,11 @@ class SubvolumeDataset(Dataset):
             raise IndexError(f"index {i} out of range for a dataset of {self.length}")
         rng = np.random.default_rng([self.seed, i])
         where = _crop_index(self.pore.shape, self.patch_size, rng, self.spatial_dims)
+        if self.acceptance is not None:          # rejection sampling: patch porosity evened out over the bins
+            edges, accept = self.acceptance
+            while rng.random() >= accept[np.clip(np.searchsorted(edges, self.pore[where].mean()) - 1, 0,
+                                                 len(accept) - 1)]:
+                where = _crop_index(self.pore.shape, self.patch_size, rng, self.spatial_dims)
         out = [self.pore[where], None if self.field is None else self.field[where]]
         if self.augment:
             group = symmetries(self.spatial_dims)
@@ -304,6 +314,22 @@ class SubvolumeDataset(Dataset):
         return item
 
 
+def _balance_acceptance(pore: np.ndarray, patch: int, spatial_dims: int, bins: int, *, pilot: int = 2000,
+                        max_ratio: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges and per-bin acceptance probabilities that turn the rock's distribution of patch porosity into an
+    even one over ``bins`` equal bins between its 1st and 99th percentiles (a pilot of random patches; the outer
+    bins take the tails): accept = min(1, c / density), c = max(least density, greatest / ``max_ratio``), so no
+    bin is reweighted more than ``max_ratio`` times and the mean acceptance stays above 1 / ``max_ratio``."""
+    rng = np.random.default_rng(12345)
+    phi = np.array([pore[_crop_index(pore.shape, patch, rng, spatial_dims)].mean() for _ in range(pilot)])
+    lo, hi = np.percentile(phi, [1, 99])
+    edges = np.linspace(lo, hi, bins + 1)
+    counts = np.bincount(np.clip(np.searchsorted(edges, phi) - 1, 0, bins - 1), minlength=bins).astype(float)
+    counts = np.maximum(counts, 1.0)
+    c = max(counts.min(), counts.max() / max_ratio)
+    return edges, np.minimum(1.0, c / counts)
+
+
 def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
     """The ``split`` ("train", "val", "test") of the experiment's volume as a :class:`SubvolumeDataset`."""
     if isinstance(params, dict):
@@ -316,7 +342,8 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
     box = None if params.condition_box is None else _local_cached(params, split, params.condition_box)
     return SubvolumeDataset(region, size, length, spatial_dims=params.spatial_dims,
                             augment=params.augment and split == "train", conditions=params.conditions, seed=seed,
-                            field=field, box_porosity=box)
+                            field=field, box_porosity=box,
+                            balance=params.balance_porosity if split == "train" else None)
 
 
 @lru_cache(maxsize=4)

@@ -184,3 +184,23 @@ def test_make_dataset_reads_condition_box_from_the_params():
     ds = make_dataset(params, "train")
     assert ds.box_porosity is not None and ds.box_porosity.shape == ds.pore.shape
     assert make_dataset(params.model_copy(update={"condition_box": None}), "train").box_porosity is None
+
+
+def test_balanced_patches_even_out_a_rare_porosity_and_stay_deterministic():
+    rng = np.random.default_rng(0)
+    pore = rng.random((64, 16, 16)) < 0.1
+    pore[56:] = rng.random((8, 16, 16)) < 0.5                 # a porous layer: few patches of the rock see it
+    share = lambda ds: np.mean([ds.patch(i).mean() > 0.3 for i in range(400)])
+    plain = SubvolumeDataset(pore, 8, 400, seed=5)
+    even = SubvolumeDataset(pore, 8, 400, seed=5, balance=4)
+    assert share(plain) < 0.12 and share(even) > 0.25        # the rock's 7 % against over a third (4 bins)
+    np.testing.assert_array_equal(even.patch(17), SubvolumeDataset(pore, 8, 400, seed=5, balance=4).patch(17))
+    edges, accept = even.acceptance
+    assert len(edges) == 5 and accept.max() == 1.0 and accept.min() >= 0.1 - 1e-12   # at most 10x reweighting
+
+
+def test_balance_porosity_applies_to_the_training_split_only():
+    params = MicrostructureData(source="blobs", blobs_size=48, patch_size=8, samples_per_epoch=4, val_samples=2,
+                                val_fraction=0.25, test_fraction=0.25, balance_porosity=3)
+    assert make_dataset(params, "train").acceptance is not None
+    assert make_dataset(params, "val").acceptance is None
