@@ -71,12 +71,11 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
             if c == 0:
                 ax.set_ylabel(name, fontsize=8)
     colors = {"real": "k"}
-    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
     # S2 radial (mean +- std over volumes) and per axis
     ax = fig.add_subplot(gs[-1, 0:2])
     allstats = {"real": real, **generated}
     for i, (name, st) in enumerate(allstats.items()):
-        col = colors.get(name, palette[i % len(palette)])
+        col = colors.get(name, _PALETTE[i % len(_PALETTE)])
         m, s = st.s2_radial.mean(0), st.s2_radial.std(0)
         r = np.arange(len(m))
         ax.plot(r, m, color=col, lw=1.6, label=name)
@@ -131,6 +130,21 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
     return Path(path)
 
 
+#: colours of the generated sets in every figure (the real set is black)
+_PALETTE = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+
+
+def _finish(plt, fig, ax, path, title: str | None) -> Path:
+    """Legend, title and a 100-dpi PNG of a one-axis figure, closed after writing."""
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
 def s2_lag_figure(path: str | Path, by_lag: dict, *, title: str | None = None) -> Path:
     """(S2_gen - S2_real) / porosity by lag for each generated set, the judged one bold, over the 5-95 % band of a
     perfect porosity-matched generator when ``by_lag`` has it (the harness's ``report.extra["s2_by_lag"]``)."""
@@ -141,21 +155,14 @@ def s2_lag_figure(path: str | Path, by_lag: dict, *, title: str | None = None) -
         ax.fill_between(r, by_lag["perfect_p5"], by_lag["perfect_p95"], color="gray", alpha=0.3,
                         label="perfect generator, 5-95 %")
     skip = {"r", "judged", "perfect_p5", "perfect_p95", "judged_outside_band"}
-    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
     for i, name in enumerate(k for k in by_lag if k not in skip):
         bold = name == by_lag.get("judged")
-        ax.plot(r, by_lag[name], color=palette[i % len(palette)], lw=1.8 if bold else 0.8,
+        ax.plot(r, by_lag[name], color=_PALETTE[i % len(_PALETTE)], lw=1.8 if bold else 0.8,
                 label=name + (" (judged)" if bold else ""))
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("lag r (voxels)")
     ax.set_ylabel("(S2 generated - S2 real) / porosity")
-    ax.legend(fontsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _finish(plt, fig, ax, path, title)
 
 
 def surface_porosity_figure(path: str | Path, by_phi: dict, *, judged: str | None = None,
@@ -166,21 +173,14 @@ def surface_porosity_figure(path: str | Path, by_phi: dict, *, judged: str | Non
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     real = by_phi["real"]
     ax.scatter(real["porosity"], real["specific_surface"], color="k", s=22, label="real", zorder=3)
-    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
     for i, (name, d) in enumerate((k, v) for k, v in by_phi.items() if k != "real"):
         bold = name == judged
-        ax.scatter(d["porosity"], d["specific_surface"], color=palette[i % len(palette)], s=18 if bold else 8,
+        ax.scatter(d["porosity"], d["specific_surface"], color=_PALETTE[i % len(_PALETTE)], s=18 if bold else 8,
                    alpha=1.0 if bold else 0.6, label=name + (" (judged)" if bold else ""))
         if bold and "halves" in d:                       # paired with real volume i
             for x0, y0, x1, y1 in zip(real["porosity"], real["specific_surface"], d["porosity"],
                                       d["specific_surface"]):
-                ax.plot([x0, x1], [y0, y1], color=palette[i % len(palette)], lw=0.6, alpha=0.6)
+                ax.plot([x0, x1], [y0, y1], color=_PALETTE[i % len(_PALETTE)], lw=0.6, alpha=0.6)
     ax.set_xlabel("porosity")
     ax.set_ylabel("specific surface (per voxel)")
-    ax.legend(fontsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _finish(plt, fig, ax, path, title)
