@@ -417,7 +417,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         report.notes.append(
             f"specific surface by porosity (surface_porosity.png, report.json surface_by_porosity): {judged} "
             f"{100 * h['lower']:+.1f} % on the {h['n_lower']} real volumes below the median porosity (mean "
-            f"{h['porosity_lower']:.3f}), {100 * h['upper']:+.1f} % on the {h['n_upper']} above (mean "
+            f"{h['porosity_lower']:.3f}), {100 * h['upper']:+.1f} % on the {h['n_upper']} at or above it (mean "
             f"{h['porosity_upper']:.3f}).")
     report.extra["surface_by_porosity"] = by_phi
     surface_porosity_figure(out / "surface_porosity.png", by_phi, judged=judged,
