@@ -287,8 +287,7 @@ class SubvolumeDataset(Dataset):
         where = _crop_index(self.pore.shape, self.patch_size, rng, self.spatial_dims)
         if self.acceptance is not None:          # rejection sampling: patch porosity evened out over the bins
             edges, accept = self.acceptance
-            while rng.random() >= accept[np.clip(np.searchsorted(edges, self.pore[where].mean()) - 1, 0,
-                                                 len(accept) - 1)]:
+            while rng.random() >= accept[_porosity_bin(edges, self.pore[where].mean())]:
                 where = _crop_index(self.pore.shape, self.patch_size, rng, self.spatial_dims)
         out = [self.pore[where], None if self.field is None else self.field[where]]
         if self.augment:
@@ -314,6 +313,11 @@ class SubvolumeDataset(Dataset):
         return item
 
 
+def _porosity_bin(edges: np.ndarray, phi):
+    """The bin of ``edges`` (K + 1 increasing values) holding each porosity, 0..K-1, the tails in the outer bins."""
+    return np.digitize(phi, edges[1:-1], right=True)
+
+
 def _balance_acceptance(pore: np.ndarray, patch: int, spatial_dims: int, bins: int, *, pilot: int = 2000,
                         max_ratio: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     """Bin edges and per-bin acceptance probabilities that turn the rock's distribution of patch porosity into an
@@ -324,7 +328,7 @@ def _balance_acceptance(pore: np.ndarray, patch: int, spatial_dims: int, bins: i
     phi = np.array([pore[_crop_index(pore.shape, patch, rng, spatial_dims)].mean() for _ in range(pilot)])
     lo, hi = np.percentile(phi, [1, 99])
     edges = np.linspace(lo, hi, bins + 1)
-    counts = np.bincount(np.clip(np.searchsorted(edges, phi) - 1, 0, bins - 1), minlength=bins).astype(float)
+    counts = np.bincount(_porosity_bin(edges, phi), minlength=bins).astype(float)
     counts = np.maximum(counts, 1.0)
     c = max(counts.min(), counts.max() / max_ratio)
     return edges, np.minimum(1.0, c / counts)
