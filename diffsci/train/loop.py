@@ -281,11 +281,15 @@ def _train(cfg, info, dataset, val_dataset, resume, progress, out_dir, net) -> T
                        if info.is_main else None), sample_shape, 0.0)
 
 
+_VAL_SEED = 1_000_003        # the draws of validation sigma and noise, the same for every run
+
+
 @torch.no_grad()
 def _validation_loss(denoiser, dataset, loss_fn, tc, dev, autocast) -> float:
     """Mean EDM loss of the EMA model on the first val_batches * batch_size samples, with sigma and noise
-    drawn from a generator re-seeded at every evaluation, so that successive values are comparable."""
-    gen = torch.Generator(device=dev).manual_seed(tc.seed + 1_000_003)
+    drawn from a generator re-seeded at every evaluation with a fixed seed, not the training seed: successive
+    values compare, and so do runs that differ only in ``train.seed`` (same val set, same draws)."""
+    gen = torch.Generator(device=dev).manual_seed(_VAL_SEED)
     n = min(len(dataset), tc.val_batches * tc.batch_size)
     total = 0.0
     for start in range(0, n, tc.batch_size):

@@ -78,6 +78,8 @@ def test_validation_loss_is_the_ema_models_at_fixed_noise(tinymod, tmp_path):
     raw, _ = load_denoiser(res.run_dir, net=tinymod.TinyNet(num_classes=2), ema=False)
     v_raw = _validation_loss(raw, val, loss_fn, cfg.train, torch.device("cpu"), fp32)
     assert v_raw != pytest.approx(res.val_loss, rel=1e-6)
+    other_seed = cfg.train.model_copy(update={"seed": cfg.train.seed + 7})
+    assert _validation_loss(den, val, loss_fn, other_seed, torch.device("cpu"), fp32) == v1   # seeds compare
 
 
 class _Recorder(torch.nn.Module):

@@ -88,8 +88,10 @@ class MicrostructureData(BaseModel):
     condition_box: int | None = Field(None, ge=2, description="box side (voxels) over which the porosity "
                                       "condition is measured, centred on the patch; None: the patch itself")
     balance_porosity: int | None = Field(None, ge=2, description="training patches drawn evenly over this many "
-                                         "porosity bins (at most 10x reweighting) instead of as the rock gives them; "
-                                         "None: as the rock gives them")
+                                         "porosity bins (at most balance_max_ratio x reweighting) instead of as the "
+                                         "rock gives them; None: as the rock gives them")
+    balance_max_ratio: float = Field(10.0, ge=1, description="with balance_porosity: the most a porosity bin is "
+                                     "reweighted (1: no reweighting); lower values move the patches part way to even")
     split_axis: int = Field(0, ge=0, le=2)
     val_fraction: float = Field(0.08, ge=0, lt=1)
     test_fraction: float = Field(0.34, ge=0, lt=1)
@@ -100,6 +102,10 @@ class MicrostructureData(BaseModel):
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError(f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction} leaves "
                              "nothing to train on")
+        default_ratio = type(self).model_fields["balance_max_ratio"].default     # a full dump repeats it: fine
+        if self.balance_porosity is None and self.balance_max_ratio != default_ratio:
+            raise ValueError(f"balance_max_ratio = {self.balance_max_ratio} does nothing without balance_porosity "
+                             "(the number of porosity bins); set both or neither")
         return self
 
 
@@ -253,7 +259,7 @@ class SubvolumeDataset(Dataset):
 
     def __init__(self, pore: np.ndarray, patch_size: int, length: int, *, spatial_dims: int = 3,
                  augment: bool = True, conditions=("porosity",), seed: int = 0, field: np.ndarray | None = None,
-                 box_porosity: np.ndarray | None = None, balance: int | None = None):
+                 box_porosity: np.ndarray | None = None, balance: int | None = None, balance_max_ratio: float = 10.0):
         if pore.ndim not in (2, 3) or spatial_dims > pore.ndim:
             raise ValueError(f"cannot take {spatial_dims}D patches from a volume of shape {pore.shape}")
         if any(s < patch_size for s in pore.shape):
@@ -269,7 +275,7 @@ class SubvolumeDataset(Dataset):
             raise ValueError(f"a box porosity of shape {np.shape(box_porosity)} for a region of shape {pore.shape}")
         self.box_porosity = box_porosity
         self.acceptance = None if balance is None else _balance_acceptance(pore, self.patch_size, spatial_dims,
-                                                                           int(balance))
+                                                                           int(balance), max_ratio=balance_max_ratio)
 
     def __len__(self) -> int:
         return self.length
@@ -347,7 +353,8 @@ def make_dataset(params: MicrostructureData, split: str) -> SubvolumeDataset:
     return SubvolumeDataset(region, size, length, spatial_dims=params.spatial_dims,
                             augment=params.augment and split == "train", conditions=params.conditions, seed=seed,
                             field=field, box_porosity=box,
-                            balance=params.balance_porosity if split == "train" else None)
+                            balance=params.balance_porosity if split == "train" else None,
+                            balance_max_ratio=params.balance_max_ratio)
 
 
 @lru_cache(maxsize=4)

@@ -204,3 +204,9 @@ def test_balance_porosity_applies_to_the_training_split_only():
                                 val_fraction=0.25, test_fraction=0.25, balance_porosity=3)
     assert make_dataset(params, "train").acceptance is not None
     assert make_dataset(params, "val").acceptance is None
+    capped = make_dataset(params.model_copy(update={"balance_max_ratio": 2.0}), "train").acceptance[1]
+    assert capped.max() == 1.0 and capped.min() >= 0.5 - 1e-12        # the cap reaches the acceptance: at most 2x
+    assert make_dataset(params.model_copy(update={"balance_max_ratio": 1.0}), "train").acceptance[1].min() == 1.0
+    with pytest.raises(ValueError, match="balance_max_ratio = 3.0 does nothing without balance_porosity"):
+        MicrostructureData(source="blobs", balance_max_ratio=3)
+    MicrostructureData.model_validate(MicrostructureData(source="blobs").model_dump(mode="json"))   # a full dump
