@@ -75,9 +75,8 @@ def load_array(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
 def save_figure(path: str | Path, samples: np.ndarray, *, title: str | None = None, max_samples: int = 16) -> Path:
     """A PNG of samples (N, C, *spatial), first channel: 1D line plots, a 2D image grid, or the three
     orthogonal mid-slices of each 3D volume (one row per sample)."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from .figures import pyplot, save
+    plt = pyplot()
 
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim < 3 or x.ndim > 5:
@@ -113,14 +112,7 @@ def save_figure(path: str | Path, samples: np.ndarray, *, title: str | None = No
                 axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
                 if i == 0:
                     axes[i, j].set_title(f"mid-slice {name}", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path, title=title, dpi=100)
 
 
 def save_samples(path: str | Path, samples: np.ndarray, meta: dict[str, Any] | None = None, *,

@@ -186,10 +186,8 @@ def demo(out_dir: str | Path, device: str = "auto", quick: bool = False) -> dict
 
 
 def _spectrum_figure(path: Path, k: np.ndarray, p_true: np.ndarray, sets: dict[str, np.ndarray]) -> None:
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    from .figures import pyplot, save
+    fig, ax = pyplot().subplots(figsize=(5, 3.5))
     ax.loglog(k[1:], p_true[1:], "k-", lw=2, label="exact")
     for name, s in sets.items():
         kk, p = radial_power_spectrum(s)
@@ -197,9 +195,7 @@ def _spectrum_figure(path: Path, k: np.ndarray, p_true: np.ndarray, sets: dict[s
     ax.set_xlabel("|k| (cycles per box)")
     ax.set_ylabel("power")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100)
 
 
 def _harness_prior(args) -> dict:

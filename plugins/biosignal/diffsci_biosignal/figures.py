@@ -6,14 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from diffsci.figures import pyplot, save
+
 __all__ = ["plot_denoising_examples", "plot_beats_by_class", "plot_anomaly_examples"]
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def plot_denoising_examples(path: str | Path, fs: float, rows: list[dict]) -> Path:
@@ -22,7 +17,7 @@ def plot_denoising_examples(path: str | Path, fs: float, rows: list[dict]) -> Pa
     rows: dicts with "title", "clean", "noisy", "estimates" {name: (L,)}, optional "std" (L,) around
     the estimate named "diffusion".
     """
-    plt = _plt()
+    plt = pyplot()
     n = len(rows)
     cols = min(3, n)
     r = int(np.ceil(n / cols))
@@ -46,37 +41,40 @@ def plot_denoising_examples(path: str | Path, fs: float, rows: list[dict]) -> Pa
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
-def plot_beats_by_class(path: str | Path, fs: float, groups: dict[str, np.ndarray], title: str = "",
-                        max_per_group: int = 8, xlabel: str = "s") -> Path:
-    """One column per group (e.g. "real V", "synthetic V"): up to ``max_per_group`` beats overlaid."""
-    plt = _plt()
+def plot_beats_by_class(path: str | Path, fs: float, groups: dict[str, np.ndarray | None], title: str = "",
+                        max_per_group: int = 8, xlabel: str = "s", ncols: int | None = None) -> Path:
+    """One panel per group (e.g. "real V", "synthetic V"), up to ``max_per_group`` beats overlaid, ``ncols`` panels
+    to a row (default: all in one row); a group of None leaves its panel blank (keeps a grid of class rows aligned)."""
+    plt = pyplot()
     k = len(groups)
-    fig, axes = plt.subplots(1, k, figsize=(3.2 * k, 3.0), squeeze=False, sharey=True)
-    for ax, (name, x) in zip(axes[0], groups.items()):
+    if k == 0:
+        raise ValueError(f"{path}: no groups of beats to plot")
+    cols = min(k, ncols or k)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows + 0.4), squeeze=False, sharey=True)
+    for ax in axes.ravel()[k:]:
+        ax.axis("off")
+    for ax, (name, x) in zip(axes.ravel(), groups.items()):
+        if x is None:
+            ax.axis("off")
+            continue
         x = np.asarray(x).reshape(len(x), -1)[:max_per_group]
         t = np.arange(x.shape[-1]) / fs
         for row in x:
             ax.plot(t, row, lw=0.7, alpha=0.8)
         ax.set_title(f"{name} (n={len(x)})", fontsize=9)
-        ax.set_xlabel(xlabel)
-    axes[0, 0].set_ylabel("mV")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+        ax.set_xlabel(xlabel, fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("mV")
+    return save(fig, path, title=title, title_size=10)
 
 
 def plot_anomaly_examples(path: str | Path, fs: float, rows: list[dict]) -> Path:
     """Beats with their time-point anomaly map shaded underneath; rows: {"title", "x" (L,), "map" (L,)}."""
-    plt = _plt()
+    plt = pyplot()
     n = len(rows)
     fig, axes = plt.subplots(2, n, figsize=(3.2 * n, 4.2), squeeze=False, sharex=True,
                              gridspec_kw={"height_ratios": [2, 1]})
@@ -90,7 +88,4 @@ def plot_anomaly_examples(path: str | Path, fs: float, rows: list[dict]) -> Path
         axes[1, j].set_xlabel("s")
     axes[0, 0].set_ylabel("mV")
     axes[1, 0].set_ylabel("anomaly map")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

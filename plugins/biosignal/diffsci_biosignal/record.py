@@ -450,9 +450,8 @@ def _written_path(out: Path, src: Path, suffix: str, tag: str) -> tuple[Path, st
 
 
 def _plot_record(path: Path, raw: np.ndarray, est: np.ndarray, fs: float, names: list[str], seconds: float) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from diffsci.figures import pyplot, save
+    plt = pyplot()
     c = raw.shape[0]
     n = min(raw.shape[1], max(2, int(round(seconds * fs))))
     t = np.arange(n) / fs
@@ -463,9 +462,7 @@ def _plot_record(path: Path, raw: np.ndarray, est: np.ndarray, fs: float, names:
         ax.set_ylabel(f"{names[i]} (mV)")
     axes[0, 0].legend(fontsize=8, loc="upper right")
     axes[-1, 0].set_xlabel("s")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _start(args: argparse.Namespace):

@@ -9,7 +9,8 @@ import wfdb
 
 from diffsci.report import Report
 from diffsci_biosignal import domain
-from diffsci_biosignal.mitdb import VALIDATION_RECORDS, load_record_beats, local_median_rr, windowed_median
+from diffsci_biosignal.mitdb import (EXTERNAL_QTDB_RECORDS, VALIDATION_RECORDS, load_record_beats, local_median_rr,
+                                     windowed_median)
 from diffsci.metrics import auroc, average_precision
 from diffsci_biosignal.harness.anomaly import (detection_rows, fast_auroc, fast_average_precision, prematurity,
                                                record_fisher, record_normalise, subsample_beats)
@@ -244,6 +245,40 @@ def test_augmentation_harness_smoke(tmp_path, mitdb_root):
     assert ps["synthetic_classes"] == [c for c, n in ps["generator_counts"].items() if n >= 30]
     assert ("real_5pct_plus_pseudo", "macro_f1") in {(r["method"], r["metric"]) for r in ps["rows"]}
     assert "pseudo_th0.3_rhythm1_seed0" in str(next((tmp_path / "pseudo").rglob("config.yaml")))
+    # --generator-data external: the labelled beats plus the public QTDB beats of other patients, and the classifier
+    # trained on those public beats themselves beside it
+    args = _args(tmp_path / "ext", "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "100",
+                                                    "--train-steps", "2", "--synthetic-per-class", "2", "--steps",
+                                                    "2", "--epochs", "1", "--seeds", "1", "--no-reference",
+                                                    "--generator-data", "external", "--sdedit-sigma", "0"])
+    ex = domain.harnesses["augmentation"](args)
+    ext = ex["external"]
+    assert ext["n"] == sum(ext["counts"].values()) and ext["counts"]["S"] > 1000
+    assert ex["generator_counts"] == {c: ex["labelled_counts"][c] + ext["counts"][c] for c in ext["counts"]}
+    assert ex["synthetic_classes"] == ["N", "S", "V", "F"]
+    assert ("real_5pct_plus_external", "macro_f1") in {(r["method"], r["metric"]) for r in ex["rows"]}
+    assert "external_rhythm1_seed0" in str(next((tmp_path / "ext").rglob("config.yaml")))
+
+
+def test_external_beats_refuse_a_judged_patient_and_name_missing_records(tmp_path, monkeypatch):
+    from diffsci_biosignal.harness import augmentation
+    with pytest.raises(ValueError, match="sel221 come from patients"):
+        augmentation.external_beats(tmp_path, ["101", "221"])
+    monkeypatch.setattr(augmentation, "EXTERNAL_QTDB_RECORDS", ("sel202", "sel820"))
+    with pytest.raises(ValueError, match="sel202 come from patients"):             # 201 and 202: one subject
+        augmentation.external_beats(tmp_path, ["201"])
+    with pytest.raises(FileNotFoundError, match="sel202, sel820"):
+        augmentation.external_beats(tmp_path, ["101"])
+
+
+@pytest.mark.data
+def test_external_beats_of_qtdb(qtdb_root):
+    from diffsci_biosignal.harness.augmentation import external_beats
+    ext = external_beats(qtdb_root, ["101", "201"], fs=120.0, before_s=1.6, after_s=1.6, rhythm_ref_s=1.0)
+    # QTDB's .atr beats of the 22 excerpts, Q dropped (3 beats); S mostly from 232 and the SVDB records
+    assert {c: int((ext.label == i).sum()) for i, c in enumerate("NSVF")} == {"N": 20456, "S": 1293, "V": 1032,
+                                                                              "F": 231}
+    assert ext.x.shape == (23012, 1, 384) and ext.fs == 120.0 and set(ext.record) == set(EXTERNAL_QTDB_RECORDS)
 
 
 @pytest.mark.slow

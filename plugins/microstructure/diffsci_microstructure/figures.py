@@ -7,14 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from diffsci.figures import pyplot, save
+
 __all__ = ["generation_figure", "slices_figure", "s2_lag_figure", "surface_porosity_figure"]
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _mid_slices(v: np.ndarray) -> list[np.ndarray]:
@@ -26,7 +21,7 @@ def _mid_slices(v: np.ndarray) -> list[np.ndarray]:
 def slices_figure(path: str | Path, rows: dict[str, np.ndarray], *, title: str | None = None) -> Path:
     """One row per named set of volumes: the three orthogonal mid-slices of its first two volumes
     (pore black, grain white, as micro-CT)."""
-    plt = _plt()
+    plt = pyplot()
     n_cols = max(len(_mid_slices(v[0])) * min(2, len(v)) for v in rows.values())
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.8 * n_cols, 1.9 * len(rows)), squeeze=False)
     for r, (name, vols) in enumerate(rows.items()):
@@ -37,12 +32,7 @@ def slices_figure(path: str | Path, rows: dict[str, np.ndarray], *, title: str |
             if c < len(panels):
                 ax.imshow(~panels[c], cmap="gray", interpolation="nearest", vmin=0, vmax=1)
         axes[r, 0].set_title(name, fontsize=8, loc="left")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path, title=title)
 
 
 def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[str, np.ndarray],
@@ -56,7 +46,7 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
         control: {"targets": [...], "achieved": [[...] per target]} or None.
         published: method -> {"permeability_md": (mean, std, setting)} drawn as reference bars.
     """
-    plt = _plt()
+    plt = pyplot()
     sets = list(volumes)
     fig = plt.figure(figsize=(13, 3.0 + 1.9 * len(sets)))
     gs = fig.add_gridspec(len(sets) + 2, 6, height_ratios=[1.0] * len(sets) + [0.15, 1.6])
@@ -122,33 +112,25 @@ def generation_figure(path: str | Path, *, real, generated: dict, volumes: dict[
         ax.legend(fontsize=7)
     else:
         ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path, title=title, dpi=100)
 
 
 #: colours of the generated sets in every figure (the real set is black)
 _PALETTE = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
 
 
-def _finish(plt, fig, ax, path, title: str | None) -> Path:
-    """Legend, title and a 100-dpi PNG of a one-axis figure, closed after writing."""
+def _finish(fig, ax, path, title: str | None) -> Path:
+    """Legend, axis title and a 100-dpi PNG of a one-axis figure, closed after writing."""
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path, dpi=100)
 
 
 def s2_lag_figure(path: str | Path, by_lag: dict, *, title: str | None = None) -> Path:
     """(S2_gen - S2_real) / porosity by lag for each generated set, the judged one bold, over the 5-95 % band of a
     perfect porosity-matched generator when ``by_lag`` has it (the harness's ``report.extra["s2_by_lag"]``)."""
-    plt = _plt()
+    plt = pyplot()
     r = np.asarray(by_lag["r"])
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     if "perfect_p5" in by_lag:
@@ -162,14 +144,14 @@ def s2_lag_figure(path: str | Path, by_lag: dict, *, title: str | None = None) -
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("lag r (voxels)")
     ax.set_ylabel("(S2 generated - S2 real) / porosity")
-    return _finish(plt, fig, ax, path, title)
+    return _finish(fig, ax, path, title)
 
 
 def surface_porosity_figure(path: str | Path, by_phi: dict, *, judged: str | None = None,
                             title: str | None = None) -> Path:
     """Specific surface against porosity, one point per volume: the real set and each generated one (the harness's
     ``report.extra["surface_by_porosity"]``); the judged set is joined to the real volume it was generated for."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     real = by_phi["real"]
     ax.scatter(real["porosity"], real["specific_surface"], color="k", s=22, label="real", zorder=3)
@@ -183,4 +165,4 @@ def surface_porosity_figure(path: str | Path, by_phi: dict, *, judged: str | Non
                 ax.plot([x0, x1], [y0, y1], color=_PALETTE[i % len(_PALETTE)], lw=0.6, alpha=0.6)
     ax.set_xlabel("porosity")
     ax.set_ylabel("specific surface (per voxel)")
-    return _finish(plt, fig, ax, path, title)
+    return _finish(fig, ax, path, title)

@@ -9,6 +9,13 @@ as an "unlabelled" class, the labelled ones repeated to ``--labelled-share`` of 
 ``--generator-data pseudo`` trains it on the labelled beats plus the other training beats that a classifier of the
 labelled 5 % labels with softmax >= ``--pseudo-threshold`` (:func:`pseudo_label`; self-training's pseudo-labels,
 here feeding the generator), and adds the self-training baseline ``real_5pct_plus_pseudo`` beside it.
+``--generator-data external`` trains it on the labelled 5 % plus the labelled beats of a public database of other
+patients (:func:`external_beats`: the QTDB excerpts of MIT-BIH DS2 and Supraventricular Arrhythmia Database patients,
+DATA/qtdb), the way a researcher with few labels would use a generator pretrained on public data; the baseline
+``real_5pct_plus_external`` (the classifier trained on those public beats themselves) is reported beside it.
+Measured once per fold (docs/benchmarks.md, session 33): + synthetic 0.476 vs 0.461 on the test records but 0.440 vs
+0.491 on the reverse fold, where the public beats themselves cost too, and -0.010 on average over three label draws;
+hence not the default.
 ``--split validation`` draws the labels from the training records but 201 and 208 and tests on those two: the
 settings (e.g. the number of synthetic beats) are chosen there, never on the test records.
 Windows are rhythm-normalised by default (config ``data.params.rhythm_ref_s``, :func:`..windows.rhythm_windows`;
@@ -27,6 +34,8 @@ The same small CNN (:class:`..classify.BeatCNN`, class-balanced loss) is trained
 - ``diffusion_only``: synthetic beats only (it cannot predict a class it has no beats of);
 - ``real_5pct_plus_pseudo`` (``--generator-data pseudo`` only): the 5 % plus the pseudo-labelled real beats the
   generator learned from (self-training, no generator: what the synthetic beats must be read against);
+- ``real_5pct_plus_external`` (``--generator-data external`` only): the 5 % plus the public real beats the generator
+  learned from (no generator);
 - ``real_100pct``: every labelled training beat (reference: what more labels would buy);
 
 Rows: method x setting "5pct" x metric (macro_f1 over N, S, V, F; recall_N ... recall_F; accuracy),
@@ -50,12 +59,14 @@ from diffsci.utils import resolve_device
 
 from ..classify import jitter, macro_f1, per_class_recall, predict, train_classifier
 from ..figures import plot_beats_by_class
-from ..mitdb import SPLITS, VALIDATION_RECORDS, harness_split, load_beats, stratified_subset
+from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats,
+                     stratified_subset)
 from ..windows import fold, unfold
 from .anomaly import subsample_beats
 from .common import ecg_root, experiment, in_run_folder, sample, say, set_threads, train_or_load
 
-__all__ = ["run", "add_args", "semi_supervised_set", "pseudo_label", "sdedit_variations", "CLASSES"]
+__all__ = ["run", "add_args", "semi_supervised_set", "pseudo_label", "sdedit_variations", "external_beats",
+           "CLASSES", "SAME_SUBJECT"]
 
 CLASSES = ("N", "S", "V", "F")
 # synthetic beats per class beside the labelled 5 %: chosen on --split validation (records 201, 208; 5 classifier
@@ -80,6 +91,9 @@ SDEDIT_COPIES = 2
 # (docs/benchmarks.md, session 22): + synthetic 0.490 vs 0.468 (validation), 0.442 vs 0.461 (test records), 0.496 vs
 # 0.491 (reverse); self-training on the same pseudo-labels 0.530 on the test records
 PSEUDO_THRESHOLD = 0.9
+# MIT-BIH records that come from one subject (the MIT-BIH Arrhythmia Database Directory: 201 and 202); a public beat
+# of either may not teach a model that is judged on the other
+SAME_SUBJECT = {"201": "202", "202": "201"}
 QUICK = {"synthetic_per_class": 96, "seeds": 1, "max_test": 3000, "epochs": 15, "steps": 8,
          "model": {"model": {"channels": [32, 64, 64], "num_res_blocks": 1, "attention_levels": [False, False, False]},
                    "train": {"steps": 600, "batch_size": 32, "warmup_steps": 50, "ema_decay": 0.99,
@@ -103,10 +117,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=None, help="folder of the trained generator (default OUT/models)")
     p.add_argument("--checkpoint", default=None, help="use this trained class-conditional generator")
     p.add_argument("--no-reference", action="store_true", help="skip the real_100pct reference classifier")
-    p.add_argument("--generator-data", choices=("labelled", "all", "pseudo"), default="labelled",
+    p.add_argument("--generator-data", choices=("labelled", "all", "pseudo", "external"), default="labelled",
                    help="train the generator on the labelled 5 %% only (default); 'all': also on the other training "
                         "beats WITHOUT their labels (semi-supervised: an extra 'unlabelled' class); 'pseudo': also "
-                        "on the other training beats that a classifier of the labelled 5 %% labels confidently")
+                        "on the other training beats that a classifier of the labelled 5 %% labels confidently; "
+                        "'external': also on the labelled beats of other patients in DATA/qtdb (MIT-BIH DS2 and "
+                        "Supraventricular Arrhythmia Database excerpts)")
     p.add_argument("--pseudo-threshold", type=float, default=PSEUDO_THRESHOLD, help="with --generator-data pseudo: "
                    f"the softmax a pseudo-label needs (default {PSEUDO_THRESHOLD:g})")
     p.add_argument("--labelled-share", type=float, default=0.5, help="with --generator-data all: the labelled "
@@ -156,6 +172,31 @@ def pseudo_label(lab_x: np.ndarray, lab_y: np.ndarray, rest_x: np.ndarray, n_cla
     conf, pred = p.max(1)
     keep = torch.nonzero(conf >= threshold).flatten().numpy()
     return keep, pred.numpy()[keep].astype(lab_y.dtype)
+
+
+def external_beats(qtdb_root: str | Path, mitdb_records: list[str], **kw) -> BeatSet:
+    """The labelled N, S, V, F beats of :data:`..mitdb.EXTERNAL_QTDB_RECORDS` (QTDB excerpts of patients outside
+    the DS1 folder), windowed as the MIT-BIH beats (``kw``: :func:`..mitdb.load_record_beats`'s). Raises if one of
+    them comes from a patient of ``mitdb_records`` (the same record number, or :data:`SAME_SUBJECT`): the public
+    beats must not carry the judged patients' own beats.
+
+    >>> external_beats("unused", ["100", "101"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: QTDB external records sel100 come from patients of the MIT-BIH records in use (100, 101); ...
+    """
+    used = set(mitdb_records) | {SAME_SUBJECT[r] for r in mitdb_records if r in SAME_SUBJECT}
+    clash = [r for r in EXTERNAL_QTDB_RECORDS if r[:3] == "sel" and r[3:] in used]
+    if clash:
+        raise ValueError(f"QTDB external records {', '.join(clash)} come from patients of the MIT-BIH records in use "
+                         f"({', '.join(sorted(mitdb_records))}); they would leak the judged patients' beats")
+    root = Path(qtdb_root)
+    missing = [r for r in EXTERNAL_QTDB_RECORDS if not (root / f"{r}.hea").exists()]
+    if missing:
+        raise FileNotFoundError(f"{root}: --generator-data external needs the QTDB records "
+                                f"{', '.join(missing)} (.hea, .dat, .atr)")
+    ext = load_beats(root, list(EXTERNAL_QTDB_RECORDS), **kw)
+    return ext.subset(ext.label < len(CLASSES))
 
 
 def sdedit_variations(denoiser, x: np.ndarray, y: np.ndarray, *, sigma: float, k: int, steps: int = 8,
@@ -221,7 +262,7 @@ def run(args: argparse.Namespace) -> dict:
     say(f"labelled {len(lab)} of {len(train)} training beats {counts}; test {len(test)} beats")
 
     rest = np.setdiff1d(np.arange(len(train)), lab_idx)
-    gen_counts, pseudo = counts, None
+    gen_counts, pseudo, external = counts, None, None
     if semi:
         gx, gy = semi_supervised_set(lab.x, lab.label, train.x[rest], unlabelled=len(CLASSES),
                                      share=args.labelled_share)
@@ -237,6 +278,15 @@ def run(args: argparse.Namespace) -> dict:
         say(f"pseudo-labelled {len(keep)} of {len(rest)} unlabelled training beats (softmax >= "
             f"{args.pseudo_threshold:g}): {pseudo['counts']}")
         gx, gy = np.concatenate([lab.x, train.x[rest[keep]]]), np.concatenate([lab.label, plab])
+        gen_counts = {c: int((gy == i).sum()) for i, c in enumerate(CLASSES)}
+    elif args.generator_data == "external":
+        ext_root = ecg_root(args.data) / "qtdb"
+        ext = external_beats(ext_root, train_recs + test_recs, **kw)
+        external = {"data": str(ext_root), "records": list(EXTERNAL_QTDB_RECORDS), "n": len(ext),
+                    "counts": {c: int((ext.label == i).sum()) for i, c in enumerate(CLASSES)}}
+        say(f"public beats of other patients for the generator: {len(ext)} from {len(EXTERNAL_QTDB_RECORDS)} QTDB "
+            f"excerpts {external['counts']}")
+        gx, gy = np.concatenate([lab.x, ext.x]), np.concatenate([lab.label, ext.label])
         gen_counts = {c: int((gy == i).sum()) for i, c in enumerate(CLASSES)}
     else:
         gx, gy = lab.x, lab.label
@@ -278,6 +328,8 @@ def run(args: argparse.Namespace) -> dict:
     variants["diffusion_only"] = (syn, labels, None)
     if pseudo is not None:
         variants["real_5pct_plus_pseudo"] = (gx, gy, None)
+    if external is not None:
+        variants["real_5pct_plus_external"] = (gx, gy, None)
     if not args.no_reference:
         variants["real_100pct"] = (train.x, train.label, None)
     cls = list(range(len(CLASSES)))
@@ -286,8 +338,9 @@ def run(args: argparse.Namespace) -> dict:
         vals: dict[str, list[float]] = {}
         t0 = time.perf_counter()
         # the full training set gets fewer epochs: about the same number of optimiser steps as the others
-        # (so does the self-training set of the 5 % plus the pseudo-labelled beats)
-        ep = max(2, int(epochs * len(lab.x) * 2 / len(x))) if name in ("real_100pct", "real_5pct_plus_pseudo") \
+        # (so do the 5 % plus the pseudo-labelled beats, and the 5 % plus the public beats)
+        ep = max(2, int(epochs * len(lab.x) * 2 / len(x))) \
+            if name in ("real_100pct", "real_5pct_plus_pseudo", "real_5pct_plus_external") \
             else epochs
         for s in range(seeds):
             net = train_classifier(x, y, len(CLASSES), seed=args.seed * 100 + s, epochs=ep, augment=aug)
@@ -302,14 +355,13 @@ def run(args: argparse.Namespace) -> dict:
         summary[name]["seconds"] = round(time.perf_counter() - t0, 1)
         say(f"{name}: macro-F1 {summary[name]['macro_f1']:.3f}")
 
-    groups = {}
+    groups = {}                                          # one row per class: real, synthetic, SDEdit
     for i, c in enumerate(CLASSES):
         groups[f"real {c}"] = lab.x[lab.label == i][:6]
-        if i in synth_classes:
-            groups[f"synthetic {c}"] = syn[labels == i][:6]
-        if args.sdedit_sigma > 0 and np.any(var_y == i):
-            groups[f"SDEdit {c}"] = var_x[var_y == i][:6]
-    plot_beats_by_class(out / "augmentation_beats.png", lab.fs, groups,
+        groups[f"synthetic {c}"] = syn[labels == i][:6] if i in synth_classes else None
+        if args.sdedit_sigma > 0:
+            groups[f"SDEdit {c}"] = var_x[var_y == i][:6] if np.any(var_y == i) else None
+    plot_beats_by_class(out / "augmentation_beats.png", lab.fs, groups, ncols=3 if args.sdedit_sigma > 0 else 2,
                         title=f"5 % labelled real beats, class-conditional samples and SDEdit variations (CFG {scale})",
                         xlabel=(f"s, rhythm-normalised (usual RR = {kw['rhythm_ref_s']:g} s)" if kw["rhythm_ref_s"]
                                 else "s"))
@@ -324,7 +376,7 @@ def run(args: argparse.Namespace) -> dict:
                          "sdedit_copies": SDEDIT_COPIES if args.sdedit_sigma > 0 else 0, "classifier_seeds": seeds,
                          "classifier_epochs": epochs, "summary": summary, "generator_data": args.generator_data,
                          "labelled_share": args.labelled_share if semi else None, "pseudo_labels": pseudo,
-                         "generator_counts": gen_counts,
+                         "generator_counts": gen_counts, "external": external,
                          "wall_seconds": round(time.perf_counter() - t_start, 1)})
     report.notes += [
         ("The generator is trained on the labelled 5 % only (no other beat, no other label), so every "
@@ -332,6 +384,10 @@ def run(args: argparse.Namespace) -> dict:
          "Semi-supervised generator: the labelled 5 % with their labels (repeated to make "
          f"{100 * args.labelled_share:g} % of its training set) plus the other training beats as an 'unlabelled' "
          "class (no label information); the classifiers still see only the labelled 5 %." if semi else
+         f"External generator: the labelled 5 % plus {external['n']} labelled beats of other patients from a public "
+         f"database (QTDB excerpts of MIT-BIH DS2 and SVDB records, {external['counts']}); "
+         "real_5pct_plus_external is the classifier trained on those public beats themselves, the baseline the "
+         "synthetic beats must be read against." if external is not None else
          f"Pseudo-labelled generator: the labelled 5 % plus the {pseudo['n']} other training beats that a classifier "
          f"of the 5 % labels with softmax >= {args.pseudo_threshold:g} ({pseudo['counts']}); real_5pct_plus_pseudo is "
          "the classifier trained on those real beats themselves (self-training), the baseline the synthetic beats "

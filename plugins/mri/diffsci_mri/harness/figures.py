@@ -6,28 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from diffsci.figures import pyplot, save
+
 __all__ = ["reconstruction_figure", "anomaly_figure"]
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _finish(plt, fig, axes, title: str, path: str | Path) -> Path:
+def _finish(fig, axes, title: str, path: str | Path) -> Path:
     """No ticks, the title, and the figure written to ``path`` (parents created)."""
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save(fig, path, title=title, title_size=10, tight=False, bbox_inches="tight")
 
 
 def reconstruction_figure(path: str | Path, gt: np.ndarray, recons: dict[str, np.ndarray],
@@ -41,7 +30,7 @@ def reconstruction_figure(path: str | Path, gt: np.ndarray, recons: dict[str, np
         metrics: method -> {"psnr": ..., "ssim": ...} written under each panel.
         err_scale: error maps are shown on [0, err_scale * max(gt)].
     """
-    plt = _plt()
+    plt = pyplot()
     n = 1 + len(recons)
     fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.9), squeeze=False)
     vmax = float(gt.max())
@@ -60,13 +49,13 @@ def reconstruction_figure(path: str | Path, gt: np.ndarray, recons: dict[str, np
         im = axes[1, j].imshow(np.abs(img - gt).T, cmap="magma", vmin=0, vmax=err_scale * vmax, origin="lower")
         axes[1, j].set_title(f"|error| {name}", fontsize=8)
     fig.colorbar(im, ax=axes[1, :].tolist(), fraction=0.02, pad=0.01)
-    return _finish(plt, fig, axes, title, path)
+    return _finish(fig, axes, title, path)
 
 
 def anomaly_figure(path: str | Path, images: list[np.ndarray], maps: list[np.ndarray], masks: list[np.ndarray],
                    titles: list[str], title: str = "") -> Path:
     """One column per example: image (with the ground-truth outline), anomaly map, thresholded map."""
-    plt = _plt()
+    plt = pyplot()
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.8), squeeze=False)
     for j, (img, amap, m, t) in enumerate(zip(images, maps, masks, titles)):
@@ -78,4 +67,4 @@ def anomaly_figure(path: str | Path, images: list[np.ndarray], maps: list[np.nda
         if m.any():
             axes[1, j].contour(m.T.astype(float), levels=[0.5], colors="c", linewidths=0.5, origin="lower")
         axes[1, j].set_title("anomaly map", fontsize=8)
-    return _finish(plt, fig, axes, title, path)
+    return _finish(fig, axes, title, path)
