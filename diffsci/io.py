@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ARRAY_SUFFIXES", "save_array", "load_array", "save_figure", "save_samples"]
+__all__ = ["ARRAY_SUFFIXES", "save_array", "load_array", "save_figure", "save_samples", "open_hdf5", "hdf5_datasets"]
 
 ARRAY_SUFFIXES = (".npy", ".h5", ".hdf5")
 _JSON_PREFIX = "json:"
@@ -70,6 +70,28 @@ def load_array(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
             return f["x"][()], meta
     except OSError as e:
         raise ValueError(f"{path}: not a readable HDF5 file ({e})") from None
+
+
+def open_hdf5(path: str | Path, *, hint: str = ""):
+    """``path`` opened read-only with h5py (use it in a ``with``). A missing file raises FileNotFoundError, one that
+    h5py cannot open (truncated, corrupt, another format) ValueError naming the file; ``hint`` is added to that
+    message (e.g. "truncated or corrupt?"). Every reader of HDF5 in the plugins opens files through it."""
+    import h5py
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable HDF5 file{f' ({hint})' if hint else ''}: {e}") from None
+
+
+def hdf5_datasets(f) -> list[str]:
+    """The paths of every dataset in the open HDF5 file ``f``, groups walked (to name them in an error)."""
+    import h5py
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return names
 
 
 def save_figure(path: str | Path, samples: np.ndarray, *, title: str | None = None, max_samples: int = 16) -> Path:

@@ -41,3 +41,18 @@ def test_errors(tmp_path):
         load_array(tmp_path / "bad.npy")
     with pytest.raises(ValueError, match="1 to 3 spatial axes"):
         save_figure(tmp_path / "f.png", np.zeros((2, 3)))
+
+
+def test_open_hdf5_names_the_file_and_lists_nested_datasets(tmp_path):
+    import h5py
+    from diffsci.io import hdf5_datasets, open_hdf5
+    with pytest.raises(FileNotFoundError, match=r"none\.h5: no such file"):
+        open_hdf5(tmp_path / "none.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(ValueError, match=r"junk\.h5: not a readable HDF5 file \(truncated or corrupt\?\)"):
+        open_hdf5(tmp_path / "junk.h5", hint="truncated or corrupt?")
+    with h5py.File(tmp_path / "ok.h5", "w") as f:
+        f["a"] = np.zeros(2)
+        f.create_group("g")["b"] = np.ones(3)
+    with open_hdf5(tmp_path / "ok.h5") as f:
+        assert sorted(hdf5_datasets(f)) == ["a", "g/b"] and f.mode == "r"

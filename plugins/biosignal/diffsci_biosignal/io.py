@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from diffsci.domains import Loaded
+from diffsci.io import hdf5_datasets, open_hdf5
 
 __all__ = ["read_wfdb", "write_wfdb", "read_annotations", "read_csv", "write_csv", "read_edf", "read_hdf5",
            "write_hdf5", "read_npy", "write_npy", "READERS", "WRITERS", "as_channels_first"]
@@ -520,18 +521,9 @@ def read_hdf5(path: str | Path, key: str | None = None) -> Loaded:
     the longer axis is time); attributes ``fs``, ``sig_name``, ``units`` are read from the dataset or the
     file root.
     """
-    import h5py
-
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable HDF5 file: {e}") from None
-    with f:
-        names: list[str] = []
-        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    with open_hdf5(path) as f:
+        names = hdf5_datasets(f)
         if key is None:
             key = "signal" if "signal" in names else (names[0] if len(names) == 1 else None)
         if key is None or key not in f:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from diffsci.domains import Loaded
+from diffsci.io import hdf5_datasets, open_hdf5
 
 __all__ = ["read_volume", "write_volume", "read_tiff", "write_tiff", "read_zip", "write_zip", "read_raw",
            "write_raw", "read_hdf5", "write_hdf5", "read_npy", "write_npy", "read_nifti", "write_nifti",
@@ -266,13 +267,8 @@ def read_hdf5(path: str | Path, key: str | None = None) -> Loaded:
     """The dataset ``key``, else the one named volume/data/image/x/im, else the only 2D/3D dataset."""
     import h5py
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable HDF5 file ({e})") from None
-    with f:
-        found: list[str] = []
-        f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+    with open_hdf5(path) as f:
+        found = hdf5_datasets(f)
         if key is None:
             key = next((k for k in _H5_KEYS if k in f), None)
             if key is None:

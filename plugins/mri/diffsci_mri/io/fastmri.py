@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from diffsci.domains import Loaded
+from diffsci.io import open_hdf5
 
 from .checks import check_exists, check_finite_array
 
@@ -52,11 +53,7 @@ def read_fastmri(path: str | Path, *, slices: slice | None = None) -> FastMRIVol
     """
     path = check_exists(path)
     sl = slices if slices is not None else slice(None)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
-    with f:
+    with open_hdf5(path, hint="truncated or corrupt?") as f:
         if "kspace" not in f and not any(k in f for k in RECONSTRUCTION_KEYS):
             raise ValueError(f"{path}: no 'kspace' nor any of {', '.join(RECONSTRUCTION_KEYS)} in the file "
                              f"(datasets: {', '.join(f.keys()) or 'none'}); is it a fastMRI file?")
