@@ -75,7 +75,8 @@ def load_array(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
 def open_hdf5(path: str | Path, *, hint: str = ""):
     """``path`` opened read-only with h5py (use it in a ``with``). A missing file raises FileNotFoundError, one that
     h5py cannot open (truncated, corrupt, another format) ValueError naming the file; ``hint`` is added to that
-    message (e.g. "truncated or corrupt?"). Every reader of HDF5 in the plugins opens files through it."""
+    message (e.g. "truncated or corrupt?"). The biosignal, microstructure and fastMRI readers open files through it
+    (load_array here and the BraTS patch reader keep one try around opening and reading both)."""
     import h5py
     path = Path(path)
     if not path.exists():

@@ -36,7 +36,7 @@ from .windows import beat_windows, normalise, rhythm_windows
 __all__ = ["DS1_RECORDS", "DS2_RECORDS", "BBB_RECORDS", "VALIDATION_RECORDS", "SPLITS", "mitdb_records",
            "record_split", "harness_split", "BeatSet", "local_median_rr", "windowed_median", "usual_rr",
            "record_beats", "load_record_beats", "load_beats", "stratified_subset", "AVERAGE_RR_HALF_WIDTH_S",
-           "EXTERNAL_QTDB_RECORDS"]
+           "EXTERNAL_QTDB_RECORDS", "SAME_SUBJECT", "external_qtdb_records"]
 
 DS1_RECORDS = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
                "205", "207", "208", "209", "215", "220", "223", "230")
@@ -60,6 +60,8 @@ SPLITS = ("test", "reverse", "validation")
 EXTERNAL_QTDB_RECORDS = ("sel100", "sel103", "sel117", "sel123", "sel213", "sel221", "sel231", "sel232", "sel233",
                          "sel803", "sel808", "sel811", "sel820", "sel821", "sel840", "sel847", "sel853", "sel871",
                          "sel872", "sel873", "sel883", "sel891")
+# MIT-BIH records that come from one subject (the MIT-BIH Arrhythmia Database Directory: 201 and 202)
+SAME_SUBJECT = {"201": "202", "202": "201"}
 AVERAGE_RR_HALF_WIDTH_S = 300.0     # the +-5 min of de Chazal et al. (2004)'s average RR
 
 
@@ -72,6 +74,26 @@ def mitdb_records(root: str | Path) -> list[str]:
     if not names:
         raise FileNotFoundError(f"{root}: no MIT-BIH records (.hea + .atr)")
     return names
+
+
+def external_qtdb_records(in_use: list[str]) -> list[str]:
+    """:data:`EXTERNAL_QTDB_RECORDS`, checked against the MIT-BIH records ``in_use`` (a harness's training and test
+    records): ValueError if one of them comes from the patient of a record in use (the same record number, or
+    :data:`SAME_SUBJECT`), whose beats it would leak into the comparison.
+
+    >>> external_qtdb_records(["101", "106"])[:2]
+    ['sel100', 'sel103']
+    >>> external_qtdb_records(["100", "101"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: QTDB external records sel100 come from patients of the MIT-BIH records in use (100, 101); ...
+    """
+    used = set(in_use) | {SAME_SUBJECT[r] for r in in_use if r in SAME_SUBJECT}
+    clash = [r for r in EXTERNAL_QTDB_RECORDS if r[:3] == "sel" and r[3:] in used]
+    if clash:
+        raise ValueError(f"QTDB external records {', '.join(clash)} come from patients of the MIT-BIH records in use "
+                         f"({', '.join(sorted(in_use))}); they would leak the judged patients' beats")
+    return list(EXTERNAL_QTDB_RECORDS)
 
 
 def record_split(records: list[str]) -> tuple[list[str], list[str]]:

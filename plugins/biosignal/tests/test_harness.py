@@ -264,7 +264,7 @@ def test_external_beats_refuse_a_judged_patient_and_name_missing_records(tmp_pat
     from diffsci_biosignal.harness import augmentation
     with pytest.raises(ValueError, match="sel221 come from patients"):
         augmentation.external_beats(tmp_path, ["101", "221"])
-    monkeypatch.setattr(augmentation, "EXTERNAL_QTDB_RECORDS", ("sel202", "sel820"))
+    monkeypatch.setattr("diffsci_biosignal.mitdb.EXTERNAL_QTDB_RECORDS", ("sel202", "sel820"))
     with pytest.raises(ValueError, match="sel202 come from patients"):             # 201 and 202: one subject
         augmentation.external_beats(tmp_path, ["201"])
     with pytest.raises(FileNotFoundError, match="sel202, sel820"):

@@ -59,8 +59,8 @@ from diffsci.utils import resolve_device
 
 from ..aami import AAMI_CLASSES
 from ..figures import plot_anomaly_examples
-from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats,
-                     usual_rr)
+from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, external_qtdb_records, harness_split,
+                     load_beats, usual_rr)
 from ..windows import fold, unfold
 from .common import ecg_root, experiment, in_run_folder, parse_list, say, set_threads, train_or_load
 
@@ -433,7 +433,7 @@ def run(args: argparse.Namespace) -> dict:
     external = None
     qtdb = ecg_root(args.data) / "qtdb"
     if not args.no_external and qtdb.is_dir():
-        ext_all = load_beats(qtdb, list(EXTERNAL_QTDB_RECORDS), **kw)
+        ext_all = load_beats(qtdb, external_qtdb_records(train_recs + test_recs), **kw)
         ext = ext_all.subset(subsample_beats(ext_all.label, max_normal, max_abnormal))
         say(f"cross-database check: scoring {len(ext)} beats of {len(EXTERNAL_QTDB_RECORDS)} QTDB excerpts {ext.counts()}")
         ext_scores, ext_seconds, ext_maps, ext_recon = _shape_rhythm_scores(ext, normal, den, k, "recon" in kinds,

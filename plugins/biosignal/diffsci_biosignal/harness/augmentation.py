@@ -59,14 +59,14 @@ from diffsci.utils import resolve_device
 
 from ..classify import jitter, macro_f1, per_class_recall, predict, train_classifier
 from ..figures import plot_beats_by_class
-from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, harness_split, load_beats,
-                     stratified_subset)
+from ..mitdb import (EXTERNAL_QTDB_RECORDS, SPLITS, VALIDATION_RECORDS, BeatSet, external_qtdb_records,
+                     harness_split, load_beats, stratified_subset)
 from ..windows import fold, unfold
 from .anomaly import subsample_beats
 from .common import ecg_root, experiment, in_run_folder, sample, say, set_threads, train_or_load
 
 __all__ = ["run", "add_args", "semi_supervised_set", "pseudo_label", "sdedit_variations", "external_beats",
-           "CLASSES", "SAME_SUBJECT"]
+           "CLASSES"]
 
 CLASSES = ("N", "S", "V", "F")
 # synthetic beats per class beside the labelled 5 %: chosen on --split validation (records 201, 208; 5 classifier
@@ -91,9 +91,6 @@ SDEDIT_COPIES = 2
 # (docs/benchmarks.md, session 22): + synthetic 0.490 vs 0.468 (validation), 0.442 vs 0.461 (test records), 0.496 vs
 # 0.491 (reverse); self-training on the same pseudo-labels 0.530 on the test records
 PSEUDO_THRESHOLD = 0.9
-# MIT-BIH records that come from one subject (the MIT-BIH Arrhythmia Database Directory: 201 and 202); a public beat
-# of either may not teach a model that is judged on the other
-SAME_SUBJECT = {"201": "202", "202": "201"}
 QUICK = {"synthetic_per_class": 96, "seeds": 1, "max_test": 3000, "epochs": 15, "steps": 8,
          "model": {"model": {"channels": [32, 64, 64], "num_res_blocks": 1, "attention_levels": [False, False, False]},
                    "train": {"steps": 600, "batch_size": 32, "warmup_steps": 50, "ema_decay": 0.99,
@@ -175,28 +172,22 @@ def pseudo_label(lab_x: np.ndarray, lab_y: np.ndarray, rest_x: np.ndarray, n_cla
 
 
 def external_beats(qtdb_root: str | Path, mitdb_records: list[str], **kw) -> BeatSet:
-    """The labelled N, S, V, F beats of :data:`..mitdb.EXTERNAL_QTDB_RECORDS` (QTDB excerpts of patients outside
-    the DS1 folder), windowed as the MIT-BIH beats (``kw``: :func:`..mitdb.load_record_beats`'s). Raises if one of
-    them comes from a patient of ``mitdb_records`` (the same record number, or :data:`SAME_SUBJECT`): the public
-    beats must not carry the judged patients' own beats.
-
-    >>> external_beats("unused", ["100", "101"])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: QTDB external records sel100 come from patients of the MIT-BIH records in use (100, 101); ...
-    """
-    used = set(mitdb_records) | {SAME_SUBJECT[r] for r in mitdb_records if r in SAME_SUBJECT}
-    clash = [r for r in EXTERNAL_QTDB_RECORDS if r[:3] == "sel" and r[3:] in used]
-    if clash:
-        raise ValueError(f"QTDB external records {', '.join(clash)} come from patients of the MIT-BIH records in use "
-                         f"({', '.join(sorted(mitdb_records))}); they would leak the judged patients' beats")
+    """The labelled N, S, V, F beats of :func:`..mitdb.external_qtdb_records` (QTDB excerpts of patients outside
+    ``mitdb_records``; it raises for a patient in use), windowed as the MIT-BIH beats (``kw``:
+    :func:`..mitdb.load_record_beats`'s)."""
+    records = external_qtdb_records(mitdb_records)
     root = Path(qtdb_root)
-    missing = [r for r in EXTERNAL_QTDB_RECORDS if not (root / f"{r}.hea").exists()]
+    missing = [r for r in records if not (root / f"{r}.hea").exists()]
     if missing:
         raise FileNotFoundError(f"{root}: --generator-data external needs the QTDB records "
                                 f"{', '.join(missing)} (.hea, .dat, .atr)")
-    ext = load_beats(root, list(EXTERNAL_QTDB_RECORDS), **kw)
+    ext = load_beats(root, records, **kw)
     return ext.subset(ext.label < len(CLASSES))
+
+
+def _class_counts(labels: np.ndarray) -> dict[str, int]:
+    """Beats per class of :data:`CLASSES` (labels are their indices)."""
+    return {c: int((labels == i).sum()) for i, c in enumerate(CLASSES)}
 
 
 def sdedit_variations(denoiser, x: np.ndarray, y: np.ndarray, *, sigma: float, k: int, steps: int = 8,
@@ -258,7 +249,7 @@ def run(args: argparse.Namespace) -> dict:
                                        max_test and int(0.2 * max_test)))
     lab_idx = stratified_subset(train.label, args.fraction, rng)
     lab = train.subset(lab_idx)
-    counts = {c: int((lab.label == i).sum()) for i, c in enumerate(CLASSES)}
+    counts = _class_counts(lab.label)
     say(f"labelled {len(lab)} of {len(train)} training beats {counts}; test {len(test)} beats")
 
     rest = np.setdiff1d(np.arange(len(train)), lab_idx)
@@ -271,23 +262,23 @@ def run(args: argparse.Namespace) -> dict:
                                   seed=args.seed * 100, epochs=epochs)
         true = train.label[rest[keep]]
         pseudo = {"threshold": args.pseudo_threshold, "n": int(len(keep)), "of": int(len(rest)),
-                  "counts": {c: int((plab == i).sum()) for i, c in enumerate(CLASSES)},
+                  "counts": _class_counts(plab),
                   # diagnostic only (the training records' own labels; nothing is chosen by it)
                   "precision": {c: (float(np.mean(true[plab == i] == i)) if np.any(plab == i) else None)
                                 for i, c in enumerate(CLASSES)}}
         say(f"pseudo-labelled {len(keep)} of {len(rest)} unlabelled training beats (softmax >= "
             f"{args.pseudo_threshold:g}): {pseudo['counts']}")
         gx, gy = np.concatenate([lab.x, train.x[rest[keep]]]), np.concatenate([lab.label, plab])
-        gen_counts = {c: int((gy == i).sum()) for i, c in enumerate(CLASSES)}
+        gen_counts = _class_counts(gy)
     elif args.generator_data == "external":
         ext_root = ecg_root(args.data) / "qtdb"
         ext = external_beats(ext_root, train_recs + test_recs, **kw)
         external = {"data": str(ext_root), "records": list(EXTERNAL_QTDB_RECORDS), "n": len(ext),
-                    "counts": {c: int((ext.label == i).sum()) for i, c in enumerate(CLASSES)}}
+                    "counts": _class_counts(ext.label)}
         say(f"public beats of other patients for the generator: {len(ext)} from {len(EXTERNAL_QTDB_RECORDS)} QTDB "
             f"excerpts {external['counts']}")
         gx, gy = np.concatenate([lab.x, ext.x]), np.concatenate([lab.label, ext.label])
-        gen_counts = {c: int((gy == i).sum()) for i, c in enumerate(CLASSES)}
+        gen_counts = _class_counts(gy)
     else:
         gx, gy = lab.x, lab.label
     den, info = train_or_load(cfg, ArrayDataset(fold(gx, k), label=gy, source=str(root)),
@@ -367,7 +358,7 @@ def run(args: argparse.Namespace) -> dict:
                                 else "s"))
     report.figures.append("augmentation_beats.png")
     report.extra.update({"labelled_counts": counts, "n_labelled": len(lab), "n_train_beats": len(train),
-                         "test_counts": {c: int((test.label == i).sum()) for i, c in enumerate(CLASSES)},
+                         "test_counts": _class_counts(test.label),
                          "split": args.split, "train_records": train_recs, "test_records": test_recs, "generator": info,
                          "guidance_scale": scale, "sampler_steps": steps, "synthetic_per_class": n_syn,
                          "generation_seconds": round(gen_seconds, 1), "rhythm_ref_s": kw["rhythm_ref_s"],
