@@ -24,6 +24,7 @@ def get_sampler(name: str):
 
 from .generate import generate  # noqa: E402  (needs get_sampler)
 from .edit import edit  # noqa: E402  (needs get_sampler)
+from .interpolate import interpolate  # noqa: E402  (needs get_sampler)
 
-__all__ = ["SAMPLERS", "NFE", "get_sampler", "generate", "edit", "euler", "heun", "dpmpp_2m", "stochastic",
-           "euler_maruyama"]
+__all__ = ["SAMPLERS", "NFE", "get_sampler", "generate", "edit", "interpolate", "euler", "heun", "dpmpp_2m",
+           "stochastic", "euler_maruyama"]

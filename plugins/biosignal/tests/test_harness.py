@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import wfdb
 
 from diffsci.report import Report
@@ -194,17 +195,53 @@ def test_anomaly_harness_smoke(tmp_path, mitdb_root):
     assert rev["external"] is None and not (tmp_path / "rev" / "anomaly" / "scores_qtdb.csv").exists()
 
 
+def test_class_pairs_pair_within_a_class_and_skip_singletons():
+    from diffsci_biosignal.harness.augmentation import class_pairs
+    y = np.array([0, 0, 0, 1, 2, 2, 0, 2])
+    i, j = class_pairs(y, 3, np.random.default_rng(1))
+    assert len(i) == 3 * 7 and not np.any(y[i] == 1)                       # class 1 has one beat: no pair
+    assert np.all(i != j) and np.array_equal(y[i], y[j])
+    assert np.array_equal(np.bincount(i, minlength=8), [3, 3, 3, 0, 3, 3, 3, 3])
+    i, j = class_pairs(np.array([0, 0]), 50, np.random.default_rng(2))
+    assert set(zip(i.tolist(), j.tolist())) == {(0, 1), (1, 0)}
+    assert len(class_pairs(np.array([0, 1, 2]), 2, np.random.default_rng(0))[0]) == 0
+
+
+def test_pf_ode_interpolations_reach_both_ends_and_leave_the_straight_line():
+    """With the exact denoiser of N(0, I) in the generator's fold, t = 0 / 1 give the two beats back (up to the
+    solver); t = 0.5 is their slerp through noise, not their average."""
+    from diffsci.diffusion import GaussianDenoiser
+    from diffsci.samplers.interpolate import slerp
+    from diffsci_biosignal.harness.augmentation import pf_ode_interpolations
+    from diffsci_biosignal.windows import fold, unfold
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 1, 16)).astype(np.float32)
+    y = np.array([0, 0, 1, 1])
+    den = GaussianDenoiser(torch.zeros(4, 4), var=1.0)
+    i, j = np.array([0, 1, 2, 0]), np.array([1, 0, 3, 1])
+    out = pf_ode_interpolations(den, x, y, i, j, np.array([0.0, 1.0, 0.0, 0.5], np.float32), k=4, steps=32)
+    assert out.shape == (4, 1, 16) and out.dtype == np.float32
+    assert np.abs(out[0] - x[0]).max() < 1e-2 and np.abs(out[1] - x[0]).max() < 1e-2
+    assert np.abs(out[2] - x[2]).max() < 1e-2
+    a, b = (torch.as_tensor(fold(x[[idx]], 4)) for idx in (0, 1))
+    mid = unfold(slerp(a, b, 0.5), 4).numpy()[0]                            # N(0, I): the PF-ODE only scales
+    assert np.abs(out[3] - mid).max() < 1e-2 and np.abs(out[3] - 0.5 * (x[0] + x[1])).max() > 0.1
+    with pytest.raises(ValueError, match="one class only"):
+        pf_ode_interpolations(den, x, y, np.array([0]), np.array([2]), np.array([0.5]), k=4)
+
+
 @pytest.mark.slow
 @pytest.mark.data
 def test_augmentation_harness_smoke(tmp_path, mitdb_root):
     args = _args(tmp_path, "augmentation", ["--data", str(mitdb_root.parent), "--max-test", "200", "--train-steps",
                                             "2", "--synthetic-per-class", "4", "--steps", "2", "--epochs", "1",
-                                            "--no-reference"])
+                                            "--no-reference", "--interpolations", "1"])
     rep = domain.harnesses["augmentation"](args)
     got = {(r["method"], r["metric"]) for r in rep["rows"]}
     for m in ("real_5pct", "real_5pct_plus_diffusion", "diffusion_only", "real_5pct_plus_sdedit",
-              "real_5pct_jitter_plus_sdedit"):
+              "real_5pct_jitter_plus_sdedit", "real_5pct_plus_interp", "real_5pct_plus_mixup"):
         assert (m, "macro_f1") in got and (m, "recall_S") in got
+    assert rep["interpolations"]["n"] == rep["n_labelled"] and rep["interpolations"]["rms_from_mixup_mv"] > 0
     assert rep["sdedit_sigma"] == 0.3 and rep["sdedit_copies"] == 2
     # the defaults: rhythm-normalised windows; synthetic beats only of the classes with >= 30 labels (16 S, 20 F)
     assert rep["rhythm_ref_s"] == 1.0 and "_rhythm1_seed0" in str(next(tmp_path.rglob("config.yaml")))

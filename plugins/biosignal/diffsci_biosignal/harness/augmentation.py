@@ -31,6 +31,10 @@ The same small CNN (:class:`..classify.BeatCNN`, class-balanced loss) is trained
 - ``real_5pct_plus_sdedit``: the 5 % plus SDEdit variations of each labelled beat (noised to ``--sdedit-sigma``
   and denoised by the generator under the beat's own label; every class, since a variation keeps its beat's shape);
 - ``real_5pct_jitter_plus_sdedit``: the same with classical augmentation on top (beside ``real_5pct_jitter``);
+- ``real_5pct_plus_interp`` (``--interpolations K``): the 5 % plus K points per labelled beat on the generator's
+  path from it to another labelled beat of its class (:func:`pf_ode_interpolations`: both mapped to noise by the
+  PF-ODE under their label, joined by slerp at t ~ U(0.25, 0.75), mapped back); beside it ``real_5pct_plus_mixup``,
+  the same pairs mixed linearly at the same t in the data (what the generator's path must be read against);
 - ``diffusion_only``: synthetic beats only (it cannot predict a class it has no beats of);
 - ``real_5pct_plus_pseudo`` (``--generator-data pseudo`` only): the 5 % plus the pseudo-labelled real beats the
   generator learned from (self-training, no generator: what the synthetic beats must be read against);
@@ -66,7 +70,7 @@ from .anomaly import subsample_beats
 from .common import ecg_root, experiment, in_run_folder, sample, say, set_threads, train_or_load
 
 __all__ = ["run", "add_args", "semi_supervised_set", "pseudo_label", "sdedit_variations", "external_beats",
-           "CLASSES"]
+           "class_pairs", "pf_ode_interpolations", "CLASSES"]
 
 CLASSES = ("N", "S", "V", "F")
 # synthetic beats per class beside the labelled 5 %: chosen on --split validation (records 201, 208; 5 classifier
@@ -91,6 +95,12 @@ SDEDIT_COPIES = 2
 # (docs/benchmarks.md, session 22): + synthetic 0.490 vs 0.468 (validation), 0.442 vs 0.461 (test records), 0.496 vs
 # 0.491 (reverse); self-training on the same pseudo-labels 0.530 on the test records
 PSEUDO_THRESHOLD = 0.9
+# --interpolations: the fraction of the way between two labelled beats of a class (uniform in this range, so that
+# each point is a new beat, not a near-copy of one end) and the Heun steps of each PF-ODE solve. Fixed before
+# scoring, measured once per fold with K = 2 (docs/benchmarks.md, session 34): 0.412 vs real alone 0.460 on the test
+# records, 0.486 vs 0.492 on the reverse fold (the linear mix of the same pairs 0.444 / 0.472); hence off by default
+INTERP_T = (0.25, 0.75)
+INTERP_STEPS = 16
 QUICK = {"synthetic_per_class": 96, "seeds": 1, "max_test": 3000, "epochs": 15, "steps": 8,
          "model": {"model": {"channels": [32, 64, 64], "num_res_blocks": 1, "attention_levels": [False, False, False]},
                    "train": {"steps": 600, "batch_size": 32, "warmup_steps": 50, "ema_decay": 0.99,
@@ -105,6 +115,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    f"with at least this many labelled beats (default {MIN_LABELLED}; 0: every class)")
     p.add_argument("--sdedit-sigma", type=float, default=SDEDIT_SIGMA, help="noise level of the SDEdit variations "
                    f"of the labelled beats (default {SDEDIT_SIGMA}; 0: no SDEdit variants)")
+    p.add_argument("--interpolations", type=int, default=0, help="K points per labelled beat on the generator's "
+                   "PF-ODE path to another labelled beat of its class (real_5pct_plus_interp, beside the same pairs "
+                   "mixed in the data, real_5pct_plus_mixup; default 0: neither variant)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: config)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: config; quick 8)")
     p.add_argument("--seeds", type=int, default=None, help="classifier seeds per variant (default 5; quick 1)")
@@ -201,6 +214,54 @@ def sdedit_variations(denoiser, x: np.ndarray, y: np.ndarray, *, sigma: float, k
         cond = Cond(label=torch.as_tensor(y[lo:lo + batch], device=device))
         with torch.no_grad():
             out.append(edit(denoiser, xb, sigma, steps=steps, cond=cond, generator=generator).cpu())
+    return unfold(torch.cat(out), k).numpy().astype(np.float32)
+
+
+def class_pairs(y: np.ndarray, copies: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j): ``copies`` partners j per index i, drawn uniformly among the other indices of i's class; classes
+    with a single member are left out (nothing to pair with).
+
+    >>> i, j = class_pairs(np.array([0, 0, 1, 2, 2, 2]), 2, np.random.default_rng(0))
+    >>> len(i), bool(np.all(i != j)), bool(np.all(np.array([0, 0, 1, 2, 2, 2])[i] == np.array([0, 0, 1, 2, 2, 2])[j]))
+    (10, True, True)
+    """
+    firsts, seconds = [], []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < 2:
+            continue
+        i = np.repeat(members, copies)
+        off = rng.integers(1, len(members), size=len(i))           # any other member: position + 1 ... + n-1
+        pos = np.searchsorted(members, i)
+        firsts.append(i)
+        seconds.append(members[(pos + off) % len(members)])
+    if not firsts:
+        return np.zeros(0, int), np.zeros(0, int)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def pf_ode_interpolations(denoiser, x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, t: np.ndarray, *,
+                          k: int, steps: int = INTERP_STEPS, batch: int = 256, device="cpu") -> np.ndarray:
+    """Beats at fraction ``t`` of the way from x[i] to x[j] through the generator's PF-ODE noise (DDIM
+    interpolation, :mod:`diffsci.samplers.interpolate`), under the label y[i] (= y[j]) and without guidance, in the
+    polyphase fold ``k`` the generator uses. Each beat is mapped to noise once, however many pairs it is in."""
+    from diffsci.samplers.interpolate import decode, encode, slerp
+    if np.any(y[i] != y[j]):
+        raise ValueError("pf_ode_interpolations pairs beats of one class only (y[i] != y[j] somewhere)")
+    if len(i) == 0:
+        return x[:0].copy()
+    used = np.unique(np.concatenate([i, j]))
+    z = torch.zeros((len(x), *fold(x[:1], k).shape[1:]))
+    with torch.no_grad():
+        for lo in range(0, len(used), batch):
+            idx = used[lo:lo + batch]
+            xb = torch.as_tensor(fold(x[idx], k), dtype=torch.float32, device=device)
+            z[idx] = encode(denoiser, xb, steps=steps, cond=Cond(label=torch.as_tensor(y[idx], device=device))).cpu()
+        out = []
+        for lo in range(0, len(i), batch):
+            ii, jj = i[lo:lo + batch], j[lo:lo + batch]
+            zt = slerp(z[ii], z[jj], torch.as_tensor(t[lo:lo + batch], dtype=torch.float32)).to(device)
+            out.append(decode(denoiser, zt, steps=steps, cond=Cond(label=torch.as_tensor(y[ii], device=device))).cpu())
     return unfold(torch.cat(out), k).numpy().astype(np.float32)
 
 
@@ -316,6 +377,25 @@ def run(args: argparse.Namespace) -> dict:
         both = (np.concatenate([lab.x, var_x]), np.concatenate([lab.label, var_y]))
         variants["real_5pct_plus_sdedit"] = (*both, None)
         variants["real_5pct_jitter_plus_sdedit"] = (*both, jitter)
+    interp = None
+    if args.interpolations > 0:
+        t0 = time.perf_counter()
+        prng = np.random.default_rng([args.seed, 1])           # its own stream: the other variants are unchanged
+        pi, pj = class_pairs(lab.label, args.interpolations, prng)
+        tt = prng.uniform(*INTERP_T, size=len(pi)).astype(np.float32)
+        int_x = pf_ode_interpolations(den, lab.x, lab.label, pi, pj, tt, k=k, batch=args.batch, device=device)
+        mix_x = ((1 - tt)[:, None, None] * lab.x[pi] + tt[:, None, None] * lab.x[pj]).astype(np.float32)
+        interp = {"per_beat": args.interpolations, "n": int(len(pi)), "t": list(INTERP_T), "steps": INTERP_STEPS,
+                  "seconds": round(time.perf_counter() - t0, 1),
+                  # how far the generator's path strays from the straight line between the two beats
+                  "rms_from_mixup_mv": float(np.sqrt(np.mean((int_x - mix_x) ** 2)))}
+        say(f"{len(pi)} PF-ODE interpolations in {interp['seconds']:.0f} s, rms from the linear mix "
+            f"{interp['rms_from_mixup_mv']:.3f} mV")
+        pair_y = lab.label[pi]
+        variants["real_5pct_plus_interp"] = (np.concatenate([lab.x, int_x]), np.concatenate([lab.label, pair_y]),
+                                             None)
+        variants["real_5pct_plus_mixup"] = (np.concatenate([lab.x, mix_x]), np.concatenate([lab.label, pair_y]),
+                                            None)
     variants["diffusion_only"] = (syn, labels, None)
     if pseudo is not None:
         variants["real_5pct_plus_pseudo"] = (gx, gy, None)
@@ -367,7 +447,7 @@ def run(args: argparse.Namespace) -> dict:
                          "sdedit_copies": SDEDIT_COPIES if args.sdedit_sigma > 0 else 0, "classifier_seeds": seeds,
                          "classifier_epochs": epochs, "summary": summary, "generator_data": args.generator_data,
                          "labelled_share": args.labelled_share if semi else None, "pseudo_labels": pseudo,
-                         "generator_counts": gen_counts, "external": external,
+                         "generator_counts": gen_counts, "external": external, "interpolations": interp,
                          "wall_seconds": round(time.perf_counter() - t_start, 1)})
     report.notes += [
         ("The generator is trained on the labelled 5 % only (no other beat, no other label), so every "
