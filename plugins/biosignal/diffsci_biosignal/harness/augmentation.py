@@ -221,8 +221,9 @@ def class_pairs(y: np.ndarray, copies: int, rng: np.random.Generator) -> tuple[n
     """(i, j): ``copies`` partners j per index i, drawn uniformly among the other indices of i's class; classes
     with a single member are left out (nothing to pair with).
 
-    >>> i, j = class_pairs(np.array([0, 0, 1, 2, 2, 2]), 2, np.random.default_rng(0))
-    >>> len(i), bool(np.all(i != j)), bool(np.all(np.array([0, 0, 1, 2, 2, 2])[i] == np.array([0, 0, 1, 2, 2, 2])[j]))
+    >>> y = np.array([0, 0, 1, 2, 2, 2])
+    >>> i, j = class_pairs(y, 2, np.random.default_rng(0))
+    >>> len(i), bool(np.all(i != j)), bool(np.all(y[i] == y[j]))
     (10, True, True)
     """
     firsts, seconds = [], []
