@@ -77,13 +77,14 @@ def field_conditioned(denoiser) -> bool:
 
 def wrap_denoiser(denoiser, *, tile: int | None = None, guidance: float = 1.0, overlap: float = 0.5,
                   periodic: bool = True, window: str = "hann", shift: str = "none", max_batch: int = 16,
-                  generator: torch.Generator | None = None):
+                  generator: torch.Generator | None = None, whole_above: float | None = None):
     """CFG (when guidance != 1) inside tiled denoising (when a tile size is given, or with a random shift:
-    tiling.py, a random circular roll of the whole volume then)."""
+    tiling.py, a random circular roll of the whole volume then; ``whole_above``: the whole volume above that
+    noise level, the tiles below)."""
     d = ClassifierFreeGuidance(denoiser, guidance) if guidance != 1.0 else denoiser
     if tile is not None or shift != "none":
         d = TiledDenoiser(d, tile, overlap=overlap, periodic=periodic, window=window, shift=shift,
-                          max_batch=max_batch, generator=generator)
+                          max_batch=max_batch, generator=generator, whole_above=whole_above)
     return d
 
 
@@ -122,7 +123,7 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                      sigma_max: float = 80.0, seed: int = 0, device="cpu", batch: int = 1,
                      max_batch: int = 16, return_model_units: bool = False, median: int = 0, callback=None,
                      progress: str | None = None, sampler_kw: Mapping | None = None,
-                     specific_surface=None) -> np.ndarray:
+                     specific_surface=None, whole_above: float | None = None) -> np.ndarray:
     """Draw ``n`` volumes of side ``size`` (int: a cube of the model's spatial rank) as pore masks.
 
     Args:
@@ -135,6 +136,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
         tile: patch size for tiled denoising (None: the whole volume in one network call).
         shift: "random" moves the tile grid (or rolls the whole volume) by a random offset at every network
             call (tiling.py; periodic only), so the network's down-sampling grid has no fixed phase.
+        whole_above: with tiles, denoise the whole volume in one call while sigma > whole_above (a porosity map
+            then gives its mean), the tiles below (tiling.TiledDenoiser); None: tiles at every level.
         batch: volumes per sampler call.
         median: a median filter of this side on the model output before thresholding (:func:`median_clean`,
             Mosser et al. 2017's post-processing); 0 = none.
@@ -150,7 +153,7 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
     shape = (size,) * ndim if isinstance(size, int) else tuple(size)
     gen = torch.Generator().manual_seed(seed)
     d = wrap_denoiser(denoiser, tile=tile, guidance=guidance, overlap=overlap, periodic=periodic, shift=shift,
-                      max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1))
+                      max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1), whole_above=whole_above)
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
     if specific_surface is not None and porosity is None:
         raise ValueError("a specific-surface target needs a porosity target too (the prior's first condition)")

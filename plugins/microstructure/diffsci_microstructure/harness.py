@@ -182,6 +182,8 @@ def _settings(args, cfg, quick: bool) -> dict:
     gain = _map_gain(getattr(args, "map_gain", None))
     if gain != 1.0 and not getattr(args, "porosity_maps", False):
         raise ValueError(f"--map-gain {gain} scales porosity maps: it needs --porosity-maps")
+    if getattr(args, "whole_above", None) is not None and args.tile == 0:
+        raise ValueError("--whole-above switches between the whole volume and tiles: it needs tiles (not --tile 0)")
     return {"size": _size(args, quick), "n": args.n or (2 if quick else 12),
             "steps": args.steps or (6 if quick else cfg.sampling.steps),
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
@@ -189,6 +191,7 @@ def _settings(args, cfg, quick: bool) -> dict:
             "overlap": args.overlap if args.overlap is not None else (0.25 if quick else 0.5),
             # shift, porosity_maps, median, s_churn: generation-only options (the reconstruction harness has none)
             "shift": getattr(args, "shift", None) or "none",
+            "whole_above": getattr(args, "whole_above", None),
             "porosity_maps": bool(getattr(args, "porosity_maps", False)),
             "map_gain": gain,
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
@@ -290,7 +293,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     # 2. generated: unconditional, and (full mode) conditioned on each real sub-volume's porosity, asked for
     # directly and through the calibrated condition (control.py)
     gen_kw = dict(tile=tile, overlap=s["overlap"], shift=s["shift"], sampler=s["sampler"], steps=s["steps"],
-                  device=device, seed=args.seed, sampler_kw=s["sampler_kw"])
+                  device=device, seed=args.seed, sampler_kw=s["sampler_kw"], whole_above=s["whole_above"])
     bars = not args.no_progress
     targets = [float(x) for x in (args.targets.split(",") if args.targets else
                                   ([0.12, 0.20, 0.28] if quick else [0.12, 0.16, 0.20, 0.24, 0.28]))]
@@ -601,6 +604,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
         + (f"periodic tiled denoising with {tile}{power} tiles (overlap {s['overlap']}, Hann blending) at every step"
            if tile is not None else "denoising the whole periodic volume in one network call at every step "
            "(--tile 0: no tile borders, so no seam rows)")
+        + (f", except above sigma {s['whole_above']:g}, where the whole volume is denoised in one call on its "
+           "porosity (map mean) (--whole-above)" if s["whole_above"] is not None else "")
         + (", the grid moved by a random offset at every network call (--shift random)." if s["shift"] != "none"
            else "."),
         "diffusion_matched: conditioned on the porosity of each real sub-volume (classifier-free guidance "

@@ -74,6 +74,10 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="random: move the tile grid (or roll a single tile) by a random offset at every network "
                             "call, so the UNet's down-sampling grid has no fixed phase in the sample; no fixed tile "
                             "borders then, so no seam check (default none)")
+        p.add_argument("--whole-above", type=float, default=None,
+                       help="with tiles: denoise the whole volume in one network call at noise levels above this "
+                            "sigma (its porosity map's mean as the condition), the tiles below (default: tiles at "
+                            "every level)")
         p.add_argument("--porosity-maps", action="store_true",
                        help="matched rows: condition each tile on a local porosity drawn around the volume's target "
                             "(field.py: a Gaussian field with the training rock's spectrum, averaged over a tile), "

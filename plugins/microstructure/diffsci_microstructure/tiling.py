@@ -102,6 +102,11 @@ class TiledDenoiser(nn.Module):
         shift: "none" or "random" (periodic only): random grid offset at every call, from ``generator``; a
             volume of exactly one tile is rolled by a random offset and back.
         max_batch: tiles per denoiser call (memory).
+        whole_above: at noise levels sigma > whole_above, denoise the whole volume in one call instead (rolled by
+            the random shift), with per-voxel scalars replaced by their volume mean; tiles at and below it. None:
+            tiles at every level. A 32^3 tile conditioned on its own porosity has a pinned mean, which bends the
+            covariance negative near half a tile, and the volume's layout is decided at high noise (docs/benchmarks.md,
+            Microstructure, sessions 25 and 29). Measured on Berea it shortens the correlations instead (session 35).
 
     Volumes no larger than one tile (non-periodic), or exactly one tile, go to ``denoiser`` unchanged (rolled
     and rolled back with ``shift="random"``).
@@ -112,7 +117,7 @@ class TiledDenoiser(nn.Module):
 
     def __init__(self, denoiser, tile: int | Sequence[int], *, overlap: float = 0.5, periodic: bool = True,
                  window: str = "hann", margin: int = 0, shift: str = "none", max_batch: int = 16,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, whole_above: float | None = None):
         super().__init__()
         if not 0 <= overlap < 1:
             raise ValueError(f"overlap must be in [0, 1), got {overlap}")
@@ -124,6 +129,9 @@ class TiledDenoiser(nn.Module):
         self.tile = tile
         self.overlap, self.periodic, self.window, self.margin = overlap, periodic, window, int(margin)
         self.shift, self.max_batch, self.generator = shift, int(max_batch), generator
+        if whole_above is not None and not whole_above > 0:
+            raise ValueError(f"whole_above must be a positive noise level (sigma), got {whole_above}")
+        self.whole_above = whole_above
         self.calls = 0                              # denoiser calls made (tiles / max_batch per step)
         self._cache: dict = {}
 
@@ -175,6 +183,9 @@ class TiledDenoiser(nn.Module):
     def forward(self, x: Tensor, sigma: Tensor | float, cond: Cond | None = None) -> Tensor:
         B, C, *spatial = x.shape
         tile = self._tiles(spatial)
+        if self.whole_above is not None and float(torch.as_tensor(sigma).max()) > self.whole_above:
+            tile = tuple(spatial)                                         # the whole volume is the tile
+            cond = _mean_scalars(cond)
         offsets = None
         if self.shift == "random":
             offsets = [int(torch.randint(0, s, (1,), generator=self.generator).item()) for s in spatial]
@@ -247,6 +258,14 @@ class TiledDenoiser(nn.Module):
         if self.shift == "none":
             self._cache = {key: out}
         return out
+
+
+def _mean_scalars(cond: Cond | None) -> Cond | None:
+    """A condition whose per-voxel scalars (B, S, *spatial) are replaced by their mean over the volume."""
+    if cond is None or cond.scalars is None or cond.scalars.ndim <= 2:
+        return cond
+    return Cond(label=cond.label, scalars=cond.scalars.flatten(2).mean(-1), channels=cond.channels,
+                dropped=cond.dropped)
 
 
 def _centre_scalars(cond: Cond | None, offsets: Sequence[int] | None = None) -> Cond | None:

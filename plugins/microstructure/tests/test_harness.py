@@ -250,7 +250,7 @@ def test_cli_lists_the_harness_options(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights", "--s-gamma-max",
-                "--no-unconditional", "--shift"):
+                "--no-unconditional", "--shift", "--whole-above"):
         assert opt in out
 
 
@@ -296,7 +296,16 @@ def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, 
     with pytest.raises(ValueError, match="needs --porosity-maps"):
         run_generation(argparse.Namespace(**{**vars(args), "porosity_maps": False}), data)
     args.map_gain = None
+    # --whole-above: every draw switches to the whole volume above that sigma (the note says so); not with --tile 0
+    draws.clear()
+    args.whole_above = 1.0
+    report = run_generation(args, data)
+    assert draws and all(kw["whole_above"] == 1.0 for _, kw in draws)
+    assert report["settings"]["whole_above"] == 1.0 and any("--whole-above" in note for note in report["notes"])
     args.tile = 0
+    with pytest.raises(ValueError, match="--whole-above .* needs tiles"):
+        run_generation(args, data)
+    args.whole_above = None
     with pytest.raises(ValueError, match="needs tiles"):
         run_generation(args, data)
 

@@ -91,6 +91,32 @@ def test_random_shift_keeps_local_denoisers_exact_and_single_tiles_pass_through(
     assert one.calls == 1
 
 
+def test_whole_above_denoises_the_whole_volume_on_its_map_mean_above_the_switch_and_tiles_below():
+    field = torch.randn(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    x = torch.randn(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    shapes = []
+
+    def recording(x, sigma, cond):
+        shapes.append(tuple(x.shape))
+        return box3(x, sigma) + constant_of_condition(x, sigma, cond)
+    t = TiledDenoiser(recording, 8, overlap=0.5, whole_above=2.0, shift="random",
+                      generator=torch.Generator().manual_seed(9))
+    tiled = TiledDenoiser(recording, 8, overlap=0.5, shift="random", generator=torch.Generator().manual_seed(9))
+    # above the switch: one call on the whole (rolled) volume, conditioned on the map's mean; a box filter is
+    # equivariant to the roll, so the output is box3 plus that mean, exactly
+    out = t(x, 5.0, Cond(scalars=field))
+    assert shapes == [(2, 1, 16, 16, 16)] and t.calls == 1
+    mean = field.flatten(1).mean(1).reshape(2, 1, 1, 1, 1)
+    torch.testing.assert_close(out, box3(x, 5.0) + mean, rtol=0, atol=1e-12)
+    # at and below it: the tiles, exactly as a denoiser without the switch (same random grid offsets)
+    tiled(x, 5.0, Cond(scalars=field))                                    # draws the same offsets as t's first call
+    shapes.clear()
+    torch.testing.assert_close(t(x, 2.0, Cond(scalars=field)), tiled(x, 2.0, Cond(scalars=field)), rtol=0, atol=0)
+    assert shapes and all(s[2:] == (8, 8, 8) for s in shapes)
+    with pytest.raises(ValueError, match="whole_above"):
+        TiledDenoiser(recording, 8, whole_above=0.0)
+
+
 def grid_biased(x, sigma, cond=None):
     """A denoiser with a fixed-phase bias: +1 on every fourth plane of its own frame (as a 2-level UNet's)."""
     bias = torch.zeros_like(x)
