@@ -14,6 +14,7 @@ Mosser et al. (2017) post-processed their GAN samples (:func:`median_clean`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from diffsci.guidance import ClassifierFreeGuidance
 from .data import from_model, porosity_to_scalar, to_model
 from .tiling import TiledDenoiser
 
-__all__ = ["porosity_cond", "field_conditioned", "wrap_denoiser", "generate_volumes", "median_clean", "slice_operator",
+__all__ = ["porosity_cond", "field_conditioned", "wrap_denoiser", "estimate_porosity", "generate_volumes", "median_clean", "slice_operator",
            "reconstruct_from_slices"]
 
 
@@ -77,15 +78,40 @@ def field_conditioned(denoiser) -> bool:
 
 def wrap_denoiser(denoiser, *, tile: int | None = None, guidance: float = 1.0, overlap: float = 0.5,
                   periodic: bool = True, window: str = "hann", shift: str = "none", max_batch: int = 16,
-                  generator: torch.Generator | None = None, whole_above: float | None = None):
+                  generator: torch.Generator | None = None, whole_above: float | None = None,
+                  maps_from_estimate: str | None = None):
     """CFG (when guidance != 1) inside tiled denoising (when a tile size is given, or with a random shift:
     tiling.py, a random circular roll of the whole volume then; ``whole_above``: the whole volume above that
-    noise level, the tiles below)."""
+    noise level, the tiles below; ``maps_from_estimate`` ("raw" or "recentred"): those tiles conditioned on the
+    porosity of their region in the last whole-volume estimate, :func:`estimate_porosity`)."""
+    if maps_from_estimate not in (None, "raw", "recentred"):
+        raise ValueError(f"maps_from_estimate must be 'raw' or 'recentred', got {maps_from_estimate!r}")
     d = ClassifierFreeGuidance(denoiser, guidance) if guidance != 1.0 else denoiser
+    if maps_from_estimate and (whole_above is None or tile is None):
+        raise ValueError("maps_from_estimate conditions the tiles below whole_above on the whole-volume estimate: "
+                         "it needs both a tile size and whole_above")
     if tile is not None or shift != "none":
         d = TiledDenoiser(d, tile, overlap=overlap, periodic=periodic, window=window, shift=shift,
-                          max_batch=max_batch, generator=generator, whole_above=whole_above)
+                          max_batch=max_batch, generator=generator, whole_above=whole_above,
+                          from_estimate=None if maps_from_estimate is None else
+                          partial(estimate_porosity, recentred=maps_from_estimate == "recentred"))
     return d
+
+
+def estimate_porosity(m: torch.Tensor, scalars: torch.Tensor | None = None, *, recentred: bool = False) -> torch.Tensor:
+    """The porosity condition (logit, data.porosity_to_scalar) of each region whose denoised estimate averages ``m``
+    (B, 1, *spatial) in model units (+1 pore, -1 grain): E[pore fraction] = (1 + m) / 2, since the mean of
+    E[x0 | x] over a region is E[mean x0 | x]. ``recentred``: the local values keep their deviations from the
+    volume's mean but take the asked porosity as their mean (``scalars``, the asked logit, (B, 1) or a map
+    (B, 1, *spatial)), so the estimate gives the layout and the ask the level. Clipped to [1e-3, 1 - 1e-3] as
+    porosity_to_scalar is."""
+    phi = (1 + m) / 2
+    if recentred:
+        dims = tuple(range(2, m.ndim))
+        asked = torch.sigmoid(scalars.to(m.dtype))
+        asked = asked.mean(tuple(range(2, asked.ndim)), keepdim=True) if asked.ndim > 2 else asked
+        phi = phi - phi.mean(dims, keepdim=True) + asked.reshape(*asked.shape[:2], *[1] * len(dims))
+    return torch.logit(phi.clamp(1e-3, 1 - 1e-3))
 
 
 def median_clean(x: np.ndarray, size: int = 3, *, periodic: bool = True, batched: bool = True) -> np.ndarray:
@@ -123,7 +149,8 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
                      sigma_max: float = 80.0, seed: int = 0, device="cpu", batch: int = 1,
                      max_batch: int = 16, return_model_units: bool = False, median: int = 0, callback=None,
                      progress: str | None = None, sampler_kw: Mapping | None = None,
-                     specific_surface=None, whole_above: float | None = None) -> np.ndarray:
+                     specific_surface=None, whole_above: float | None = None,
+                     maps_from_estimate: str | None = None) -> np.ndarray:
     """Draw ``n`` volumes of side ``size`` (int: a cube of the model's spatial rank) as pore masks.
 
     Args:
@@ -138,6 +165,10 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
             call (tiling.py; periodic only), so the network's down-sampling grid has no fixed phase.
         whole_above: with tiles, denoise the whole volume in one call while sigma > whole_above (a porosity map
             then gives its mean), the tiles below (tiling.TiledDenoiser); None: tiles at every level.
+        maps_from_estimate: with ``whole_above``, each tile below the switch is conditioned on the porosity of its
+            region in the last whole-volume denoised estimate (:func:`estimate_porosity`), not on ``porosity``
+            (whose value, or map mean, conditions the whole-volume calls): "raw" as estimated, "recentred" with the
+            estimate's volume mean moved to the asked porosity; needs a porosity-conditioned prior.
         batch: volumes per sampler call.
         median: a median filter of this side on the model output before thresholding (:func:`median_clean`,
             Mosser et al. 2017's post-processing); 0 = none.
@@ -153,11 +184,15 @@ def generate_volumes(denoiser, n: int, size: int | Sequence[int], *, porosity=No
     shape = (size,) * ndim if isinstance(size, int) else tuple(size)
     gen = torch.Generator().manual_seed(seed)
     d = wrap_denoiser(denoiser, tile=tile, guidance=guidance, overlap=overlap, periodic=periodic, shift=shift,
-                      max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1), whole_above=whole_above)
+                      max_batch=max_batch, generator=torch.Generator().manual_seed(seed + 1), whole_above=whole_above,
+                      maps_from_estimate=maps_from_estimate)
     sigmas = get_schedule("karras")(steps, sigma_min, sigma_max, dtype=torch.float32, device=device)
     if specific_surface is not None and porosity is None:
         raise ValueError("a specific-surface target needs a porosity target too (the prior's first condition)")
     _check_scalars(denoiser, porosity, specific_surface)
+    if maps_from_estimate and (porosity is None or specific_surface is not None or field_conditioned(denoiser)):
+        raise ValueError("maps_from_estimate conditions tiles on an estimated porosity: it needs a porosity target "
+                         "and a prior conditioned on porosity alone (one scalar)")
     targets = None if porosity is None else np.asarray(porosity, dtype=np.float64)
     surfaces = None if specific_surface is None else np.broadcast_to(np.asarray(specific_surface, float), (n,))
     field = shape if field_conditioned(denoiser) else None

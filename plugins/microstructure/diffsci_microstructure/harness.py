@@ -184,6 +184,8 @@ def _settings(args, cfg, quick: bool) -> dict:
         raise ValueError(f"--map-gain {gain} scales porosity maps: it needs --porosity-maps")
     if getattr(args, "whole_above", None) is not None and args.tile == 0:
         raise ValueError("--whole-above switches between the whole volume and tiles: it needs tiles (not --tile 0)")
+    if getattr(args, "maps_from_estimate", None) and getattr(args, "whole_above", None) is None:
+        raise ValueError("--maps-from-estimate conditions the tiles on the whole-volume estimate: it needs --whole-above")
     return {"size": _size(args, quick), "n": args.n or (2 if quick else 12),
             "steps": args.steps or (6 if quick else cfg.sampling.steps),
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,
@@ -192,6 +194,7 @@ def _settings(args, cfg, quick: bool) -> dict:
             # shift, porosity_maps, median, s_churn: generation-only options (the reconstruction harness has none)
             "shift": getattr(args, "shift", None) or "none",
             "whole_above": getattr(args, "whole_above", None),
+            "maps_from_estimate": getattr(args, "maps_from_estimate", None),
             "porosity_maps": bool(getattr(args, "porosity_maps", False)),
             "map_gain": gain,
             "guidance": args.guidance if args.guidance is not None else cfg.sampling.guidance_scale,
@@ -293,7 +296,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     # 2. generated: unconditional, and (full mode) conditioned on each real sub-volume's porosity, asked for
     # directly and through the calibrated condition (control.py)
     gen_kw = dict(tile=tile, overlap=s["overlap"], shift=s["shift"], sampler=s["sampler"], steps=s["steps"],
-                  device=device, seed=args.seed, sampler_kw=s["sampler_kw"], whole_above=s["whole_above"])
+                  device=device, seed=args.seed, sampler_kw=s["sampler_kw"], whole_above=s["whole_above"],
+                  maps_from_estimate=s["maps_from_estimate"])
     bars = not args.no_progress
     targets = [float(x) for x in (args.targets.split(",") if args.targets else
                                   ([0.12, 0.20, 0.28] if quick else [0.12, 0.16, 0.20, 0.24, 0.28]))]
@@ -329,7 +333,7 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
     if unconditional:
         t = time.perf_counter()
         units["diffusion"] = generate_volumes(denoiser, n, size, progress=f"diffusion {setting}" if bars else None,
-                                              return_model_units=True, **gen_kw)
+                                              return_model_units=True, **{**gen_kw, "maps_from_estimate": None})
         timings["generate_diffusion"] = time.perf_counter() - t
     local = None                                # the volumes' porosity maps, as deviations from their mean
     if matched and s["porosity_maps"]:
@@ -606,6 +610,8 @@ def run_generation(args, data: MicrostructureData, *, published: bool | None = N
            "(--tile 0: no tile borders, so no seam rows)")
         + (f", except above sigma {s['whole_above']:g}, where the whole volume is denoised in one call on its "
            "porosity (map mean) (--whole-above)" if s["whole_above"] is not None else "")
+        + (", the conditioned tiles below it each on the porosity of its region in the last whole-volume estimate "
+           f"(--maps-from-estimate {s['maps_from_estimate']})" if s["maps_from_estimate"] else "")
         + (", the grid moved by a random offset at every network call (--shift random)." if s["shift"] != "none"
            else "."),
         "diffusion_matched: conditioned on the porosity of each real sub-volume (classifier-free guidance "

@@ -78,6 +78,10 @@ def add_harness_args(task: str, p: argparse.ArgumentParser) -> None:
                        help="with tiles: denoise the whole volume in one network call at noise levels above this "
                             "sigma (its porosity map's mean as the condition), the tiles below (default: tiles at "
                             "every level)")
+        p.add_argument("--maps-from-estimate", choices=["raw", "recentred"], default=None,
+                       help="with --whole-above: condition each tile below the switch on the porosity of its region "
+                            "in the volume's own denoised estimate at the switch, not on the asked porosity (or map); "
+                            "recentred: the estimate's mean moved to the asked porosity; conditioned draws only")
         p.add_argument("--porosity-maps", action="store_true",
                        help="matched rows: condition each tile on a local porosity drawn around the volume's target "
                             "(field.py: a Gaussian field with the training rock's spectrum, averaged over a tile), "

@@ -33,7 +33,7 @@ windows around a periodic volume; MONAI's ``compute_importance_map`` still suppl
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from diffsci import Cond
 from diffsci.utils import batch_sigma
 
-__all__ = ["TiledDenoiser", "tile_starts", "window_1d", "seam_s2", "blend_attenuation"]
+__all__ = ["TiledDenoiser", "box_mean", "tile_starts", "window_1d", "seam_s2", "blend_attenuation"]
 
 
 def window_1d(size: int, kind: str = "hann", margin: int = 0) -> Tensor:
@@ -107,6 +107,13 @@ class TiledDenoiser(nn.Module):
             tiles at every level. A 32^3 tile conditioned on its own porosity has a pinned mean, which bends the
             covariance negative near half a tile, and the volume's layout is decided at high noise (docs/benchmarks.md,
             Microstructure, sessions 25 and 29). Measured on Berea it shortens the correlations instead (session 35).
+        from_estimate: with ``whole_above``, the tiles below the switch are conditioned on the volume's own
+            denoised estimate instead of the given scalars: ``from_estimate(m, scalars)`` maps m, the mean of the
+            last whole-volume output D over each tile's region (B, C, *spatial; the box mean centred on every voxel,
+            as a tile reads its centre), and the given scalars, (B, S) or (B, S, *spatial), to per-voxel scalars
+            (B, S, *spatial). The large-scale layout built by the whole-volume calls is then what the tiles' pinned
+            means follow, not an independent map. Measured on Berea it keeps the long correlations and the whole
+            volume's coarse pores with them (session 36).
 
     Volumes no larger than one tile (non-periodic), or exactly one tile, go to ``denoiser`` unchanged (rolled
     and rolled back with ``shift="random"``).
@@ -117,7 +124,8 @@ class TiledDenoiser(nn.Module):
 
     def __init__(self, denoiser, tile: int | Sequence[int], *, overlap: float = 0.5, periodic: bool = True,
                  window: str = "hann", margin: int = 0, shift: str = "none", max_batch: int = 16,
-                 generator: torch.Generator | None = None, whole_above: float | None = None):
+                 generator: torch.Generator | None = None, whole_above: float | None = None,
+                 from_estimate: Callable[[Tensor, Tensor], Tensor] | None = None):
         super().__init__()
         if not 0 <= overlap < 1:
             raise ValueError(f"overlap must be in [0, 1), got {overlap}")
@@ -132,6 +140,12 @@ class TiledDenoiser(nn.Module):
         if whole_above is not None and not whole_above > 0:
             raise ValueError(f"whole_above must be a positive noise level (sigma), got {whole_above}")
         self.whole_above = whole_above
+        if from_estimate is not None and (whole_above is None or not periodic):
+            raise ValueError("from_estimate conditions the tiles on the whole-volume estimate: it needs whole_above "
+                             "and a periodic volume")
+        self.from_estimate = from_estimate
+        self._estimate: Tensor | None = None        # the last whole-volume output (from_estimate)
+        self._own: Tensor | None = None             # the scalars computed from it, per voxel
         self.calls = 0                              # denoiser calls made (tiles / max_batch per step)
         self._cache: dict = {}
 
@@ -183,9 +197,34 @@ class TiledDenoiser(nn.Module):
     def forward(self, x: Tensor, sigma: Tensor | float, cond: Cond | None = None) -> Tensor:
         B, C, *spatial = x.shape
         tile = self._tiles(spatial)
-        if self.whole_above is not None and float(torch.as_tensor(sigma).max()) > self.whole_above:
+        whole = self.whole_above is not None and float(torch.as_tensor(sigma).max()) > self.whole_above
+        if whole:
             tile = tuple(spatial)                                         # the whole volume is the tile
             cond = _mean_scalars(cond)
+        elif self.from_estimate is not None and self._estimate is not None and cond is not None \
+                and cond.scalars is not None:
+            cond = self._own_cond(cond, tile)
+        out = self._denoise(x, sigma, cond, tile, spatial)
+        if whole and self.from_estimate is not None:
+            self._estimate, self._own = out.detach(), None
+        return out
+
+    def _own_cond(self, cond: Cond, tile: Sequence[int]) -> Cond:
+        """``cond`` with its scalars replaced by ``from_estimate`` of the last whole-volume estimate, box-averaged
+        over a tile centred on every voxel (computed once per estimate)."""
+        if self._own is None:
+            if self._estimate.shape[0] != cond.scalars.shape[0]:
+                raise ValueError(f"the whole-volume estimate holds {self._estimate.shape[0]} volumes, the condition "
+                                 f"{cond.scalars.shape[0]}")
+            self._own = self.from_estimate(box_mean(self._estimate, tile), cond.scalars)
+            if self._own.shape[1] != cond.scalars.shape[1]:
+                raise ValueError(f"from_estimate gave {self._own.shape[1]} scalars per voxel, the condition has "
+                                 f"{cond.scalars.shape[1]}")
+        return Cond(label=cond.label, scalars=self._own.to(cond.scalars.dtype), channels=cond.channels,
+                    dropped=cond.dropped)
+
+    def _denoise(self, x: Tensor, sigma, cond: Cond | None, tile: Sequence[int], spatial: Sequence[int]) -> Tensor:
+        B, C = x.shape[:2]
         offsets = None
         if self.shift == "random":
             offsets = [int(torch.randint(0, s, (1,), generator=self.generator).item()) for s in spatial]
@@ -258,6 +297,24 @@ class TiledDenoiser(nn.Module):
         if self.shift == "none":
             self._cache = {key: out}
         return out
+
+
+def box_mean(v: Tensor, box: Sequence[int]) -> Tensor:
+    """The mean of a periodic volume (B, C, *spatial) over the ``box`` centred on every voxel: voxel c averages
+    c - box//2 .. c + box - 1 - box//2 along each axis (the region of a tile whose centre voxel, tile//2, is c).
+    Separable running sums (cumsum), O(voxels) per axis whatever the box."""
+    out = v.double()
+    for d, b in enumerate(box):
+        ax = 2 + d
+        n = out.shape[ax]
+        if not 1 <= b <= n:
+            raise ValueError(f"a box of {b} voxels along an axis of {n}")
+        lo = b // 2
+        idx = (torch.arange(-lo, n + b - lo, device=v.device)) % n          # circular: c - lo .. c + b - 1 - lo
+        c = torch.cumsum(out.index_select(ax, idx), ax)
+        c = torch.cat([torch.zeros_like(c.narrow(ax, 0, 1)), c], ax)
+        out = (c.narrow(ax, b, n) - c.narrow(ax, 0, n)) / b
+    return out.to(v.dtype)
 
 
 def _mean_scalars(cond: Cond | None) -> Cond | None:

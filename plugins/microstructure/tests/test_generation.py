@@ -5,8 +5,8 @@ from scipy.stats import binom, norm
 from torch import nn
 
 from diffsci_microstructure.data import porosity_to_scalar
-from diffsci_microstructure.generation import (field_conditioned, generate_volumes, median_clean, porosity_cond,
-                                               reconstruct_from_slices, slice_operator)
+from diffsci_microstructure.generation import (estimate_porosity, field_conditioned, generate_volumes, median_clean,
+                                               porosity_cond, reconstruct_from_slices, slice_operator)
 
 
 class IndependentGaussian(nn.Module):
@@ -184,3 +184,51 @@ def test_a_surface_conditioned_prior_gets_both_scalars():
         generate_volumes(one, 1, 8, porosity=0.2, specific_surface=0.1, steps=2)
     with pytest.raises(ValueError, match="must be positive"):
         porosity_cond(0.2, 1, specific_surface=-1.0)
+
+
+class IndependentBinary(nn.Module):
+    """Exact denoiser of voxels i.i.d. +-1 (pore +1, the model units) with P(pore) = sigmoid(scalar condition):
+    the posterior log-odds of +1 given x = x0 + sigma n are logit(phi) + 2 x / sigma^2, so
+    D = E[x0 | x] = tanh(logit(phi) / 2 + x / sigma^2). Records the conditions it is given."""
+
+    sigma_data = 1.0
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x, sigma, cond=None):
+        self.seen.append((float(torch.as_tensor(sigma).max()), cond.scalars.clone()))
+        s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+        return torch.tanh(cond.scalars[:, :1].reshape(-1, *[1] * (x.ndim - 1)) / 2 + x / s ** 2)
+
+
+def test_tiles_conditioned_on_the_estimate_ask_for_the_porosity_the_whole_volume_was_given():
+    # E[mean of D over a region] = E[x0] = 2 phi - 1 (the tower property), so estimate_porosity gives back the
+    # target on average: the tiles below the switch ask for the porosity the whole-volume calls were conditioned on
+    assert float(estimate_porosity(torch.tensor(2 * 0.3 - 1))) == pytest.approx(float(porosity_to_scalar(0.3)))
+    d, targets = IndependentBinary(), np.array([0.2, 0.35])
+    kw = dict(tile=8, overlap=0.5, whole_above=1.0, sampler="heun", steps=12, seed=2, batch=2, max_batch=128)
+    vols = generate_volumes(d, 2, 16, porosity=targets, maps_from_estimate="raw", **kw)
+    above = [c for s, c in d.seen if s > 1.0]
+    below = [c for s, c in d.seen if s <= 1.0]
+    assert above and below and all(c.shape == (2, 1) for c in above) and all(c.shape == (128, 1) for c in below)
+    torch.testing.assert_close(above[0][:, 0], torch.tensor(porosity_to_scalar(targets), dtype=torch.float32))
+    raw = torch.sigmoid(below[0][:, 0]).reshape(2, 64)                    # each volume's 64 tiles, as porosities
+    assert raw.std(1).min() > 1e-3                                        # local values, not the volume's one value
+    np.testing.assert_allclose(raw.mean(1).numpy(), targets, atol=0.02)   # 16^3 voxels: se ~0.004
+    np.testing.assert_allclose(vols.mean(axis=(1, 2, 3)), targets, atol=0.03)
+    # recentred: the same draw up to the switch, the same deviations, the mean moved exactly to the asked porosity
+    # (the 64 tiles of the 4^3 grid tile the torus evenly, so their mean is the volume mean of the box means)
+    d.seen.clear()
+    generate_volumes(d, 2, 16, porosity=targets, maps_from_estimate="recentred", **kw)
+    centred = torch.sigmoid(next(c for s, c in d.seen if s <= 1.0)[:, 0]).reshape(2, 64)
+    np.testing.assert_allclose(centred.mean(1).numpy(), targets, atol=1e-5)
+    torch.testing.assert_close(centred - centred.mean(1, keepdim=True), raw - raw.mean(1, keepdim=True), atol=1e-5,
+                               rtol=0)
+    with pytest.raises(ValueError, match="needs both a tile size and whole_above"):
+        generate_volumes(d, 1, 16, porosity=0.2, tile=8, maps_from_estimate="raw", steps=2)
+    with pytest.raises(ValueError, match="'raw' or 'recentred'"):
+        generate_volumes(d, 1, 16, porosity=0.2, tile=8, whole_above=1.0, maps_from_estimate="yes", steps=2)
+    with pytest.raises(ValueError, match="needs a porosity target"):
+        generate_volumes(d, 1, 16, tile=8, whole_above=1.0, maps_from_estimate="raw", steps=2)

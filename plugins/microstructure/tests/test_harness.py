@@ -250,7 +250,7 @@ def test_cli_lists_the_harness_options(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for opt in ("--checkpoint", "--tile", "--targets", "--perm-size", "--voxel-size", "--weights", "--s-gamma-max",
-                "--no-unconditional", "--shift", "--whole-above"):
+                "--no-unconditional", "--shift", "--whole-above", "--maps-from-estimate"):
         assert opt in out
 
 
@@ -302,6 +302,16 @@ def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, 
     report = run_generation(args, data)
     assert draws and all(kw["whole_above"] == 1.0 for _, kw in draws)
     assert report["settings"]["whole_above"] == 1.0 and any("--whole-above" in note for note in report["notes"])
+    with pytest.raises(ValueError, match="--maps-from-estimate .* needs --whole-above"):
+        run_generation(argparse.Namespace(**{**vars(args), "maps_from_estimate": "raw", "whole_above": None}), data)
+    draws.clear()
+    args.maps_from_estimate, args.no_unconditional = "recentred", False   # conditioned draws only
+    report = run_generation(args, data)
+    assert {kw.get("porosity") is None for _, kw in draws} == {True, False}
+    assert all(kw["maps_from_estimate"] == (None if kw.get("porosity") is None else "recentred") for _, kw in draws)
+    assert report["settings"]["maps_from_estimate"] == "recentred"
+    assert any("--maps-from-estimate recentred" in n for n in report["notes"])
+    args.maps_from_estimate, args.no_unconditional = None, True
     args.tile = 0
     with pytest.raises(ValueError, match="--whole-above .* needs tiles"):
         run_generation(args, data)

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from diffsci import Cond
-from diffsci_microstructure.tiling import TiledDenoiser, blend_attenuation, seam_s2, tile_starts, window_1d
+from diffsci_microstructure.tiling import TiledDenoiser, blend_attenuation, box_mean, seam_s2, tile_starts, window_1d
 
 
 def pointwise(x, sigma, cond=None):
@@ -116,6 +116,48 @@ def test_whole_above_denoises_the_whole_volume_on_its_map_mean_above_the_switch_
     with pytest.raises(ValueError, match="whole_above"):
         TiledDenoiser(recording, 8, whole_above=0.0)
 
+
+
+@pytest.mark.parametrize("box", [(1, 1, 1), (4, 5, 8), (7, 6, 3)])
+def test_box_mean_averages_the_periodic_region_of_a_tile_centred_on_each_voxel(box):
+    v = torch.randn(2, 1, 8, 10, 12, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    brute = torch.zeros_like(v)                  # voxel c averages c - b//2 .. c + b - 1 - b//2 (a tile's centre, b//2)
+    for i in range(box[0]):
+        for j in range(box[1]):
+            for k in range(box[2]):
+                brute += torch.roll(v, (box[0] // 2 - i, box[1] // 2 - j, box[2] // 2 - k), (2, 3, 4))
+    torch.testing.assert_close(box_mean(v, box), brute / np.prod(box), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="box of 9 voxels along an axis of 8"):
+        box_mean(v, (9, 1, 1))
+
+
+def test_tiles_below_the_switch_read_the_whole_volume_estimate_over_their_own_region():
+    x = torch.randn(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    given = torch.full((2, 1), 0.3, dtype=torch.float64)
+    seen = []
+
+    def recording(x, sigma, cond):
+        seen.append((tuple(x.shape), cond.scalars.clone()))
+        return box3(x, sigma) + cond.scalars.reshape(-1, 1, 1, 1, 1)
+    t = TiledDenoiser(recording, 8, overlap=0.5, whole_above=2.0, from_estimate=lambda m, asked: 3 * m + asked.reshape(-1, 1, 1, 1, 1),
+                      max_batch=128)
+    estimate = t(x, 5.0, Cond(scalars=given))                         # above: the whole volume on the given value
+    torch.testing.assert_close(estimate, box3(x, 5.0) + 0.3, rtol=0, atol=1e-12)
+    seen.clear()
+    t(x, 1.0, Cond(scalars=given))                                    # below: each tile on its region's estimate
+    (shape, scalars), = seen
+    starts = t.plan((16, 16, 16))
+    want = [3 * estimate[b, 0][np.ix_(*[(np.arange(8) + s) % 16 for s in st])].mean() + 0.3
+            for b in range(2) for st in np.array(np.meshgrid(*starts, indexing="ij")).reshape(3, -1).T]
+    assert shape == (2 * 64, 1, 8, 8, 8)                              # 4 starts per axis, one call
+    torch.testing.assert_close(scalars[:, 0], torch.stack(want), rtol=0, atol=1e-12)
+    # a new whole-volume call (a new draw, or a churned step back above the switch) refreshes the estimate
+    t(-x, 5.0, Cond(scalars=given))
+    seen.clear()
+    t(x, 1.0, Cond(scalars=given))
+    assert not torch.allclose(seen[0][1], scalars)
+    with pytest.raises(ValueError, match="needs whole_above"):
+        TiledDenoiser(recording, 8, from_estimate=lambda m, asked: m)
 
 def grid_biased(x, sigma, cond=None):
     """A denoiser with a fixed-phase bias: +1 on every fourth plane of its own frame (as a 2-level UNet's)."""
