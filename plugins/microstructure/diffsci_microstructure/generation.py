@@ -27,8 +27,8 @@ from diffsci.guidance import ClassifierFreeGuidance
 from .data import from_model, porosity_to_scalar, to_model
 from .tiling import TiledDenoiser
 
-__all__ = ["porosity_cond", "field_conditioned", "wrap_denoiser", "estimate_porosity", "generate_volumes", "median_clean", "slice_operator",
-           "reconstruct_from_slices"]
+__all__ = ["porosity_cond", "field_conditioned", "wrap_denoiser", "estimate_porosity", "generate_volumes",
+           "median_clean", "slice_operator", "reconstruct_from_slices"]
 
 
 def porosity_cond(porosity, n: int, device="cpu", *, field_shape=None, specific_surface=None) -> Cond | None:

@@ -185,7 +185,8 @@ def _settings(args, cfg, quick: bool) -> dict:
     if getattr(args, "whole_above", None) is not None and args.tile == 0:
         raise ValueError("--whole-above switches between the whole volume and tiles: it needs tiles (not --tile 0)")
     if getattr(args, "maps_from_estimate", None) and getattr(args, "whole_above", None) is None:
-        raise ValueError("--maps-from-estimate conditions the tiles on the whole-volume estimate: it needs --whole-above")
+        raise ValueError("--maps-from-estimate conditions the tiles on the whole-volume estimate: "
+                         "it needs --whole-above")
     return {"size": _size(args, quick), "n": args.n or (2 if quick else 12),
             "steps": args.steps or (6 if quick else cfg.sampling.steps),
             "sampler": args.sampler or cfg.sampling.sampler, "patch": patch,

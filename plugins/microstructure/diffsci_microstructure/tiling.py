@@ -302,7 +302,8 @@ class TiledDenoiser(nn.Module):
 def box_mean(v: Tensor, box: Sequence[int]) -> Tensor:
     """The mean of a periodic volume (B, C, *spatial) over the ``box`` centred on every voxel: voxel c averages
     c - box//2 .. c + box - 1 - box//2 along each axis (the region of a tile whose centre voxel, tile//2, is c).
-    Separable running sums (cumsum), O(voxels) per axis whatever the box."""
+    Separable running sums (cumsum), O(voxels) per axis whatever the box. scipy.ndimage.uniform_filter(mode="wrap")
+    computes the same on NumPy arrays (field.py uses it); this stays a tensor on the sampler's device (a GPU)."""
     out = v.double()
     for d, b in enumerate(box):
         ax = 2 + d

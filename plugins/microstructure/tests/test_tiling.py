@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import uniform_filter
 
 from diffsci import Cond
 from diffsci_microstructure.tiling import TiledDenoiser, blend_attenuation, box_mean, seam_s2, tile_starts, window_1d
@@ -127,6 +128,8 @@ def test_box_mean_averages_the_periodic_region_of_a_tile_centred_on_each_voxel(b
             for k in range(box[2]):
                 brute += torch.roll(v, (box[0] // 2 - i, box[1] // 2 - j, box[2] // 2 - k), (2, 3, 4))
     torch.testing.assert_close(box_mean(v, box), brute / np.prod(box), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(box_mean(v, box)[1, 0].numpy(), uniform_filter(v[1, 0].numpy(), box, mode="wrap"),
+                               rtol=0, atol=1e-12)                   # scipy's centring of an even box is the same
     with pytest.raises(ValueError, match="box of 9 voxels along an axis of 8"):
         box_mean(v, (9, 1, 1))
 
@@ -139,8 +142,8 @@ def test_tiles_below_the_switch_read_the_whole_volume_estimate_over_their_own_re
     def recording(x, sigma, cond):
         seen.append((tuple(x.shape), cond.scalars.clone()))
         return box3(x, sigma) + cond.scalars.reshape(-1, 1, 1, 1, 1)
-    t = TiledDenoiser(recording, 8, overlap=0.5, whole_above=2.0, from_estimate=lambda m, asked: 3 * m + asked.reshape(-1, 1, 1, 1, 1),
-                      max_batch=128)
+    t = TiledDenoiser(recording, 8, overlap=0.5, whole_above=2.0, max_batch=128,
+                      from_estimate=lambda m, asked: 3 * m + asked.reshape(-1, 1, 1, 1, 1))
     estimate = t(x, 5.0, Cond(scalars=given))                         # above: the whole volume on the given value
     torch.testing.assert_close(estimate, box3(x, 5.0) + 0.3, rtol=0, atol=1e-12)
     seen.clear()
