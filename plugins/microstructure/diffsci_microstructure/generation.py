@@ -107,6 +107,8 @@ def estimate_porosity(m: torch.Tensor, scalars: torch.Tensor | None = None, *, r
     porosity_to_scalar is."""
     phi = (1 + m) / 2
     if recentred:
+        if scalars is None:
+            raise ValueError("a recentred porosity estimate needs the asked porosity (scalars)")
         dims = tuple(range(2, m.ndim))
         asked = torch.sigmoid(scalars.to(m.dtype))
         asked = asked.mean(tuple(range(2, asked.ndim)), keepdim=True) if asked.ndim > 2 else asked

@@ -226,6 +226,8 @@ def test_tiles_conditioned_on_the_estimate_ask_for_the_porosity_the_whole_volume
     np.testing.assert_allclose(centred.mean(1).numpy(), targets, atol=1e-5)
     torch.testing.assert_close(centred - centred.mean(1, keepdim=True), raw - raw.mean(1, keepdim=True), atol=1e-5,
                                rtol=0)
+    with pytest.raises(ValueError, match="needs the asked porosity"):
+        estimate_porosity(torch.zeros(1, 1, 4, 4, 4), recentred=True)
     with pytest.raises(ValueError, match="needs both a tile size and whole_above"):
         generate_volumes(d, 1, 16, porosity=0.2, tile=8, maps_from_estimate="raw", steps=2)
     with pytest.raises(ValueError, match="'raw' or 'recentred'"):
