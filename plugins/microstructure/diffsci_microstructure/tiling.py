@@ -144,8 +144,7 @@ class TiledDenoiser(nn.Module):
             raise ValueError("from_estimate conditions the tiles on the whole-volume estimate: it needs whole_above "
                              "and a periodic volume")
         self.from_estimate = from_estimate
-        self._estimate: Tensor | None = None        # the last whole-volume output (from_estimate)
-        self._own: Tensor | None = None             # the scalars computed from it, per voxel
+        self._own: Tensor | None = None             # per-voxel scalars from the last whole-volume output
         self.calls = 0                              # denoiser calls made (tiles / max_batch per step)
         self._cache: dict = {}
 
@@ -197,31 +196,26 @@ class TiledDenoiser(nn.Module):
     def forward(self, x: Tensor, sigma: Tensor | float, cond: Cond | None = None) -> Tensor:
         B, C, *spatial = x.shape
         tile = self._tiles(spatial)
-        whole = self.whole_above is not None and float(torch.as_tensor(sigma).max()) > self.whole_above
-        if whole:
-            tile = tuple(spatial)                                         # the whole volume is the tile
-            cond = _mean_scalars(cond)
-        elif self.from_estimate is not None and self._estimate is not None and cond is not None \
-                and cond.scalars is not None:
-            cond = self._own_cond(cond, tile)
-        out = self._denoise(x, sigma, cond, tile, spatial)
-        if whole and self.from_estimate is not None:
-            self._estimate, self._own = out.detach(), None
-        return out
-
-    def _own_cond(self, cond: Cond, tile: Sequence[int]) -> Cond:
-        """``cond`` with its scalars replaced by ``from_estimate`` of the last whole-volume estimate, box-averaged
-        over a tile centred on every voxel (computed once per estimate)."""
-        if self._own is None:
-            if self._estimate.shape[0] != cond.scalars.shape[0]:
-                raise ValueError(f"the whole-volume estimate holds {self._estimate.shape[0]} volumes, the condition "
+        scalars = cond is not None and cond.scalars is not None
+        if self.whole_above is not None and float(torch.as_tensor(sigma).max()) > self.whole_above:
+            out = self._denoise(x, sigma, _mean_scalars(cond), tuple(spatial), spatial)   # the whole volume
+            if self.from_estimate is not None and scalars:
+                self._own = self._estimated_scalars(out.detach(), tile, cond.scalars)
+            return out
+        if self._own is not None and scalars:
+            if self._own.shape[0] != cond.scalars.shape[0]:
+                raise ValueError(f"the whole-volume estimate holds {self._own.shape[0]} volumes, the condition "
                                  f"{cond.scalars.shape[0]}")
-            self._own = self.from_estimate(box_mean(self._estimate, tile), cond.scalars)
-            if self._own.shape[1] != cond.scalars.shape[1]:
-                raise ValueError(f"from_estimate gave {self._own.shape[1]} scalars per voxel, the condition has "
-                                 f"{cond.scalars.shape[1]}")
-        return Cond(label=cond.label, scalars=self._own.to(cond.scalars.dtype), channels=cond.channels,
-                    dropped=cond.dropped)
+            cond = Cond(label=cond.label, scalars=self._own.to(cond.scalars.dtype), channels=cond.channels,
+                        dropped=cond.dropped)
+        return self._denoise(x, sigma, cond, tile, spatial)
+
+    def _estimated_scalars(self, estimate: Tensor, tile: Sequence[int], given: Tensor) -> Tensor:
+        """``from_estimate`` of a whole-volume estimate box-averaged over a tile centred on every voxel."""
+        own = self.from_estimate(box_mean(estimate, tile), given)
+        if own.shape[1] != given.shape[1]:
+            raise ValueError(f"from_estimate gave {own.shape[1]} scalars per voxel, the condition has {given.shape[1]}")
+        return own
 
     def _denoise(self, x: Tensor, sigma, cond: Cond | None, tile: Sequence[int], spatial: Sequence[int]) -> Tensor:
         B, C = x.shape[:2]
