@@ -76,6 +76,13 @@ def load_or_train_prior(args, data: MicrostructureData, out: Path, device):
     if ck is not None:
         from diffsci.train import read_checkpoint
         denoiser, cfg = load_denoiser(ck, device=device, ema=ema)
+        conditions = tuple((cfg.data.params or {}).get("conditions") or ("porosity",))
+        if set(conditions) - {"porosity"}:
+            # the harnesses ask for porosities only (matched, control, slices); no rule for the other targets
+            raise ValueError(f"{ck} is conditioned on {', '.join(conditions)} (data.params.conditions when it trained); "
+                             "the harnesses judge priors conditioned on porosity alone: draw this one's volumes with "
+                             f"`diffsci evaluate microstructure sample --checkpoint {ck} --porosity P "
+                             "--specific-surface S`")
         step = read_checkpoint(ck).state.get("step")
         return denoiser, cfg, {"checkpoint": str(ck), "trained_here": False, "step": step,
                                "weights": "ema" if ema else "raw"}

@@ -320,6 +320,21 @@ def test_porosity_maps_condition_the_matched_tiles_around_each_target(tmp_path, 
         run_generation(args, data)
 
 
+def test_a_prior_with_a_surface_condition_is_refused_with_the_command_that_draws_it(tmp_path, data):
+    """The harnesses ask for porosities only: a [porosity, specific_surface] prior is named, not failed deep inside."""
+    from diffsci.train import train
+    from diffsci_microstructure.data import make_dataset
+    from diffsci_microstructure.harness import quick_prior_config
+    two = data.model_copy(update={"conditions": ("porosity", "specific_surface")})
+    cfg = quick_prior_config(two, steps=1, out_dir=str(tmp_path / "run"))
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"num_scalars": 2})})
+    run = train(cfg, dataset=make_dataset(MicrostructureData.model_validate(cfg.data.params), "train"), device="cpu",
+                progress=False).run_dir
+    for task, run_task in (("generation", run_generation), ("reconstruction", run_reconstruction)):
+        with pytest.raises(ValueError, match=r"porosity, specific_surface .*microstructure sample --checkpoint"):
+            run_task(_args(tmp_path, task, checkpoint=str(run), quick=False), data)
+
+
 @pytest.fixture(scope="module")
 def field_prior(tmp_path_factory, data):
     """A 2-step prior conditioned on a 6^3-box porosity field (data.py ``porosity_field``), no scalar."""
